@@ -27,8 +27,9 @@ PYTHON="${PYTHON:-python3}"
 stamp=.venv/.crossfit-nb-installed
 if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Python dependencies into .venv (pinned in requirements.lock)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.lock
-  .venv/bin/python -m pip install -q --no-deps -e .
+  quiet() { grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true; }   # drop index noise, keep errors
+  { .venv/bin/python -m pip install -q --upgrade pip 2>&1; } | quiet
+  { .venv/bin/python -m pip install -q -r requirements.lock 2>&1; } | quiet
+  { .venv/bin/python -m pip install -q --no-deps -e . 2>&1; } | quiet
   touch "$stamp"
 fi
