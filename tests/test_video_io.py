@@ -56,3 +56,14 @@ def test_write_refuses_odd_sizes_and_leaves_nothing(tmp_path):
     with pytest.raises(VideoError, match='no frames'):
         write_video(tmp_path/'none.mp4', [])
     assert list(tmp_path.rglob('*')) == []
+
+
+def test_sparse_reads_far_from_any_keyframe(tmp_path, ffmpeg):
+    "One keyframe for the whole file: every seek lands far before its target and must decode forward to it."
+    src = write_video(tmp_path/'src.mp4', numbered_frames(240), fps=30)
+    out = tmp_path/'one_gop.mp4'
+    subprocess.run([ffmpeg, '-v', 'error', '-i', str(src), '-c:v', 'libx264', '-g', '1000', '-sc_threshold', '0',
+                    '-bf', '2', str(out)], check=True)
+    picks = [198, 231, 199, 5, 120]
+    assert frame_numbers(read_frames(out, picks)) == picks
+    assert frame_numbers(read_frames(out, picks, seek_gap=0)) == picks
