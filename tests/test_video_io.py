@@ -67,3 +67,14 @@ def test_sparse_reads_far_from_any_keyframe(tmp_path, ffmpeg):
     picks = [198, 231, 199, 5, 120]
     assert frame_numbers(read_frames(out, picks)) == picks
     assert frame_numbers(read_frames(out, picks, seek_gap=0)) == picks
+
+
+def test_containers_without_a_frame_count_are_counted(tmp_path, ffmpeg):
+    "Matroska stores no frame count: probe counts packets, and reading still works after counting."
+    src = write_video(tmp_path/'src.mp4', numbered_frames(90), fps=30)
+    out = tmp_path/'clip.mkv'
+    subprocess.run([ffmpeg, '-v', 'error', '-i', str(src), '-c', 'copy', str(out)], check=True)
+    assert av.open(str(out)).streams.video[0].frames == 0
+    assert probe_video(out).frame_count == 90
+    picks = [0, 3, 70, 89]
+    assert frame_numbers(read_frames(out, picks)) == picks
