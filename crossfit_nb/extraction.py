@@ -289,15 +289,8 @@ def load_manifest(path: Path | str, absolute: bool = False) -> pd.DataFrame:
 class _ClipWriter:
     "An H.264 mp4 being written from decoded frames, under a temporary name until `close`."
     def __init__(self, path: Path, like: av.VideoFrame, rate: Fraction, preset: str, crf: int, threads: int):
-        for attempt in range(3):
-            self._cm = atomic_path(path)
-            tmp = self._cm.__enter__()
-            try:   # the muxer creates its file only with the first packet: hold the shared .partial folder now
-                tmp.touch()
-                break
-            except FileNotFoundError:   # another writer removed the (then empty) .partial folder: try again
-                self._cm.__exit__(*sys.exc_info())
-                if attempt == 2: raise
+        self._cm = atomic_path(path)
+        tmp = self._cm.__enter__()
         self.out = av.open(str(tmp), 'w', format='mp4', options={'movflags': '+faststart'})
         self.stream = self.out.add_stream('libx264', rate=rate)
         self.stream.width, self.stream.height, self.stream.pix_fmt = like.width, like.height, 'yuv420p'
