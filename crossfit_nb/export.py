@@ -8,16 +8,15 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/export.html.md"""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .core import LABELS, NUM_CLASSES
+from .core import LABELS, NUM_CLASSES, atomic_path
 from .inference import MODEL_INFO, Classifier, model_sidecar
 
 # %% auto #0
@@ -36,10 +35,6 @@ def tiny_classifier(num_frames: int = 10, resolution: int = 64, num_classes: int
                                 L.GlobalAveragePooling3D(), L.Dense(num_classes)], name='tiny')
 
 # %% ../nbs/51_export.ipynb #18b37d0b
-def _replace_dir(tmp: Path, dest: Path) -> None:
-    if dest.exists(): shutil.rmtree(dest)
-    os.replace(tmp, dest)
-
 def model_info(info: dict | None, num_frames: int, resolution: int, **extra) -> dict:
     "The sidecar of an exported model: training info plus what serving needs."
     info = dict(info or {})
@@ -64,17 +59,13 @@ def export_saved_model(model, out_dir: Path | str, info: dict | None = None, num
     num_frames, resolution = _clip_shape(model, num_frames or info.get('num_frames'), resolution or info.get('resolution'))
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent/f'.partial-{os.getpid()}-{out_dir.name}'
-    shutil.rmtree(tmp, ignore_errors=True)
     module = tf.Module()
     module.weights = list(model.variables)
     module.serve = tf.function(lambda image: {'logits': model(image, training=False)},
                                input_signature=[tf.TensorSpec([1, num_frames, resolution, resolution, 3], tf.float32, name='image')])
-    try:
+    with atomic_path(out_dir) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={'serving_default': module.serve.get_concrete_function()})
         (tmp/MODEL_INFO).write_text(json.dumps(model_info(info, num_frames, resolution, format='savedmodel'), indent=1))
-        _replace_dir(tmp, out_dir)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 # %% ../nbs/51_export.ipynb #28129cf9
@@ -95,11 +86,7 @@ def convert_tflite(saved_model_dir: Path | str, out_path: Path | str, variant: s
         conv.representative_dataset = lambda: ([np.asarray(c, np.float32)[None]] for c in clips)
     data = conv.convert()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f'.partial-{os.getpid()}-{out_path.name}')
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out_path)
-    finally: tmp.unlink(missing_ok=True)
+    with atomic_path(out_path) as tmp: tmp.write_bytes(data)
     info = json.loads((saved_model_dir/MODEL_INFO).read_text()) if (saved_model_dir/MODEL_INFO).exists() else {}
     model_sidecar(out_path).write_text(json.dumps({**info, 'format': 'tflite', 'variant': variant}, indent=1))
     return out_path
@@ -169,13 +156,12 @@ def export_stream_tflite(model, info: dict, out_path: Path | str) -> Path:
         logits, new_states = stream(inputs, training=False)
         return {**new_states, 'logits': logits}
     module.step = tf.function(step, input_signature=[specs])
-    tmp = out_path.parent/f'.partial-{os.getpid()}-{out_path.stem}-savedmodel'
-    try:
+    with tempfile.TemporaryDirectory() as work:   # the stateful SavedModel is only a step towards the TFLite file
+        tmp = Path(work)/'stream_savedmodel'
         tf.saved_model.save(module, str(tmp), signatures={'serving_default': module.step.get_concrete_function()})
         info_out = {**model_info(info, info['num_frames'], resolution), 'format': 'tflite-stream', 'variant': 'float32'}
         (tmp/MODEL_INFO).write_text(json.dumps(info_out))
         return convert_tflite(tmp, out_path, 'float32')
-    finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/51_export.ipynb #14bc1f6c
 def tflite_path(out_dir: Path | str, variant: str) -> Path:

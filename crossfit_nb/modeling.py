@@ -23,7 +23,7 @@ import tf_keras
 from official.projects.movinet.modeling import movinet, movinet_model
 from tqdm.auto import tqdm
 
-from .core import NUM_CLASSES
+from .core import NUM_CLASSES, atomic_path
 
 # %% auto #0
 __all__ = ['MODEL_IDS', 'MODEL_TYPES', 'CONV_TYPES', 'KINETICS_600', 'CHECKPOINT_URL', 'CHECKPOINT_CONV_TYPE', 'ModelSpec',
@@ -152,20 +152,17 @@ def download_checkpoint(model_id: str = 'a0', model_type: str = 'base', cache_di
     name = url.rstrip('/').split('/')[-1]
     tar_path = cache_dir/name
     if not tar_path.exists():
-        part = cache_dir/f'.{name}.{os.getpid()}.partial'
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as r, open(part, 'wb') as f, \
+            with atomic_path(tar_path) as part, urllib.request.urlopen(url, timeout=timeout) as r, open(part, 'wb') as f, \
                  tqdm(total=int(r.headers.get('Content-Length') or 0) or None, unit='B', unit_scale=True,
                       desc=f'download {name}', leave=False) as bar:
                 while chunk := r.read(1 << 20):
                     f.write(chunk); bar.update(len(chunk))
-            os.replace(part, tar_path)
         except (urllib.error.URLError, OSError) as e:
             raise CheckpointError(
                 f"could not download the MoViNet checkpoint {url} ({e}). Offline? Download it elsewhere and "
                 f"pass its folder or tarball as `checkpoint=` (or put it in {cache_dir}), or pass "
                 f"`pretrained=False` to train from scratch.") from e
-        finally: part.unlink(missing_ok=True)
     return Path(resolve_checkpoint(tar_path)).parent
 
 def find_or_download_checkpoint(model_id: str, model_type: str, checkpoint: str | Path | None = None,

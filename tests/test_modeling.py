@@ -74,14 +74,14 @@ def test_downloader_against_local_server(official_like, http_server, tmp_path):
     src, _ = official_like
     folder = download_checkpoint('a0', 'base', tmp_path, url=f'{http_server}/movinet_a0_base.tar.gz')
     assert folder == tmp_path/'movinet_a0_base' and (tmp_path/'movinet_a0_base.tar.gz').exists()
-    assert not list(tmp_path.glob('.*partial'))
+    assert not list(tmp_path.glob('.partial/*'))   # no half-downloaded file left
     # the cache is found without the network afterwards
     model, info = build_model('a0', 'base', num_frames=T, resolution=R, cache_dir=tmp_path, freeze='full')
     assert info['checkpoint']['checkpoint'].startswith(str(tmp_path))
     assert_same_weights(src.backbone, model.backbone)
     with pytest.raises(CheckpointError, match='could not download'):
         download_checkpoint('a1', 'base', tmp_path, url=f'{http_server}/movinet_a1_base.tar.gz')
-    assert not (tmp_path/'movinet_a1_base.tar.gz').exists() and not list(tmp_path.glob('.*partial'))
+    assert not (tmp_path/'movinet_a1_base.tar.gz').exists() and not list(tmp_path.glob('.partial/*'))   # no half-downloaded file left
 
 
 def test_offline_without_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
