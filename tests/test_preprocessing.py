@@ -156,7 +156,7 @@ def test_card_describes_the_records(jpeg_records, dataset):
     assert not set(card['split']['source_videos']['train']) & set(card['split']['source_videos']['test'])
     assert card['split']['shared_source_videos'] == []
     assert sorted(p.name for p in out.glob('*.tfrecord')) == sorted(s['file'] for s in card['shards'])
-    assert not (out/'.partial').exists()
+    assert not list((out/'.partial').glob('*'))   # no half-written shard
 
 
 def read_all(records, split, **kw):
@@ -225,7 +225,7 @@ def test_resume_rewrites_only_missing_shards(dataset, tmp_path):
     files = [s['file'] for s in card['shards']]
     before = {f: (tmp_path/f).stat().st_mtime_ns for f in files}
     (tmp_path/files[1]).unlink()                                   # interrupted before this shard was renamed
-    (tmp_path/'.partial').mkdir()
+    (tmp_path/'.partial').mkdir(exist_ok=True)
     (tmp_path/'.partial'/f'123-{files[1]}').write_bytes(b'half')   # what it left behind
     pp.preprocess(dataset, tmp_path, resolution=24, shard_size=20, progress=False)
     after = {f: (tmp_path/f).stat().st_mtime_ns for f in files}
