@@ -656,9 +656,13 @@ WORKOUTS: dict[str, tuple[str, ...]] = {
     'friendly-fran': ('thruster', 'chest-to-bar'), 'damn-diane': ('deadlift', 'shspu'),
     'awful-annie': ('double-unders', 'ghd'), 'nasty-nancy': ('ohs',), 'clean-burpee': ('power clean', 'bar-facing burpee')}
 PRESETS: dict[str, dict] = {
-    'ci': dict(videos=[('ci-a', ('thruster', 'chest-to-bar', 'double-unders'), (4,)),
-                       ('ci-b', ('deadlift', 'shspu', 'power clean'), (4,)),
-                       ('ci-c', ('ghd', 'ohs', 'bar-facing burpee'), (4,))], x264='ultrafast'),
+    # ci: every movement in two videos (6 reps and 2 reps), so the test split can hold whole videos
+    'ci': dict(videos=[('ci-a', ('thruster', 'chest-to-bar', 'double-unders'), (6,)),
+                       ('ci-b', ('deadlift', 'shspu', 'power clean'), (6,)),
+                       ('ci-c', ('ghd', 'ohs', 'bar-facing burpee'), (6,)),
+                       ('ci-d', ('thruster', 'chest-to-bar', 'double-unders'), (2,)),
+                       ('ci-e', ('deadlift', 'shspu', 'power clean'), (2,)),
+                       ('ci-f', ('ghd', 'ohs', 'bar-facing burpee'), (2,))], x264='ultrafast'),
     'demo': dict(videos_per_workout=3, rounds=(5, 3), x264='ultrafast'),
     'thesis': dict(videos_per_workout=20, rounds=(7, 5, 3), x264='ultrafast')}
 
