@@ -23,7 +23,7 @@ import tensorflow as tf
 import tf_keras
 import typer
 
-from .core import LABELS, NUM_CLASSES, Config
+from .core import LABELS, NUM_CLASSES, Config, atomic_path
 from .modeling import (CheckpointError, ModelSpec, apply_freeze, build_classifier, build_model,
                                   model_spec)
 
@@ -172,17 +172,13 @@ def toy_dataset(n: int = 18, num_frames: int = 4, resolution: int = 32, batch_si
 TRAIN_INFO = 'train_info.json'
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str))
 
 def _write_history(out_dir: Path, history: list[dict]) -> None:
     _write_json(out_dir/'history.json', history)
     keys = list(dict.fromkeys(k for row in history for k in row))
-    tmp = out_dir/'.history.csv.tmp'
-    with open(tmp, 'w', newline='') as f:
+    with atomic_path(out_dir/'history.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=keys); w.writeheader(); w.writerows(history)
-    os.replace(tmp, out_dir/'history.csv')
 
 class _EpochEnd(tf_keras.callbacks.Callback):
     "Per epoch: record history, keep the best weights (validation top-1), then checkpoint."
@@ -218,11 +214,7 @@ def export_saved_model(model: tf_keras.Model, path: str | Path, num_frames: int,
     module = tf.Module()
     module.model_variables = list(model.variables)
     module.serve = serve
-    tmp = path.with_name(f'.{path.name}.tmp')
-    shutil.rmtree(tmp, ignore_errors=True)
-    tf.saved_model.save(module, str(tmp), signatures={'serving_default': serve})
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp: tf.saved_model.save(module, str(tmp), signatures={'serving_default': serve})
     return path
 
 # %% ../nbs/30_training.ipynb #f1ce15b8
