@@ -396,11 +396,13 @@ def _facts_records(root: Path) -> AttrDict:
                     errors=len(card.get('errors', [])))
 
 def _facts_training(root: Path) -> AttrDict:
+    from crossfit_nb.evaluation import find_model_dir   # the newest folder holding a train_info.json
     cfg = chapter_config('30_training', root)
-    infos = sorted(cfg.models_dir.rglob('train_info.json'), key=lambda p: p.stat().st_mtime) if cfg.models_dir.exists() else []
-    if not infos: raise ReportDataError(f"no train_info.json under {_rel(cfg.models_dir, root)} (written by 30_training)")
-    info = json.loads(infos[-1].read_text())
-    history = _read_json(infos[-1].parent/'history.json', '30_training', root)
+    try: model_dir = find_model_dir(cfg.models_dir)
+    except FileNotFoundError:
+        raise ReportDataError(f"no train_info.json under {_rel(cfg.models_dir, root)} (written by 30_training)") from None
+    info = json.loads((model_dir/'train_info.json').read_text())
+    history = _read_json(model_dir/'history.json', '30_training', root)
     c, last, best = info.get('config', {}), history[-1] if history else {}, info.get('best') or {}
     return AttrDict(model_id=info.get('model_id'), model=f"MoViNet-{str(info.get('model_id', '')).upper()}",
                     model_type=info.get('model_type'), conv_type=info.get('conv_type'), resolution=info.get('resolution'),
