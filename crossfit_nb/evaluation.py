@@ -271,8 +271,8 @@ def confidence_table(df: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/40_evaluation.ipynb #5aa0ec6a
 def top_predictions(probs: np.ndarray, k: int = 3) -> list[list[tuple[str, float]]]:
     "The `k` most probable movements of each row of `probs` as (label, probability)."
-    order = np.argsort(-probs, axis=1, kind='stable')[:, :k]
-    return [[(LABELS[j], float(r[j])) for j in o] for r, o in zip(probs, order)]
+    from crossfit_nb.inference import top_k
+    return [top_k(r, k) for r in probs]
 
 def hardest_clips(df: pd.DataFrame, n: int = 8) -> pd.DataFrame:
     "The `n` clips to look at: errors (most confident first), then the least confident correct clips."
