@@ -68,9 +68,10 @@ def run_chapters(profile: str = 'ci', chapters: list[str] | None = None, output_
     import papermill as pm
     root = Path(root or find_project_root())
     prof = load_profile(profile, root)
-    todo = chapters or available_chapters(root)
-    missing = [c for c in todo if c not in available_chapters(root)]
-    if missing: raise ValueError(f"no notebook for chapters {missing}; available: {available_chapters(root)}")
+    available = available_chapters(root)
+    todo = chapters or available
+    missing = [c for c in todo if c not in available]
+    if missing: raise ValueError(f"no notebook for chapters {missing}; available: {available}")
     out_dir = Path(output_dir) if output_dir else None
     if not todo: print(f"[{profile}] no chapter notebooks in {root/'nbs'}", flush=True)
     done = []
