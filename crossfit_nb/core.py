@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 # %% auto #0
 __all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'UnknownLabelError', 'normalize_label',
            'label_id', 'Config', 'find_project_root', 'atomic_path', 'VideoError', 'VideoInfo', 'probe_video',
-           'write_video', 'iter_frames', 'read_frames']
+           'write_video', 'VideoReader', 'iter_frames', 'read_frames']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -235,6 +236,61 @@ def write_video(path: Path | str, frames: Iterable[np.ndarray], fps: float = 30.
 def _frame_index(frame, stream, start: float, fps: float) -> int:
     return int(round((float(frame.pts*stream.time_base) - start)*fps)) if frame.pts is not None else -1
 
+class VideoReader:
+    "An open video file: its `info`, and `read` for the frames at given indices, decoding only what they need."
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.container = _open(self.path)
+        try: self.info = _info(self.container, self.path)
+        except BaseException: self.container.close(); raise
+        self.stream = self.container.streams.video[0]
+        self.start = float((self.stream.start_time or 0)*self.stream.time_base)
+        self._scaler = VideoReformatter()
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+    def close(self): self.container.close()
+
+    def _rgb(self, frame, size) -> np.ndarray:
+        if size is None: return frame.to_ndarray(format='rgb24')
+        # planar RGB output: swscale interpolates the colour planes in full (packed rgb24 output at a new size does not)
+        return self._scaler.reformat(frame, int(size[0]), int(size[1]), 'gbrp', interpolation='BILINEAR').to_ndarray()
+
+    def _decoded(self, needed: set):
+        "Frames in presentation order; packets of frames not in `needed` skip decoding when no other frame refers to them."
+        codec = self.stream.codec_context
+        try:
+            for packet in self.container.demux(self.stream):
+                skip = packet.pts is not None and _frame_index(packet, self.stream, self.start, self.info.fps) not in needed
+                codec.skip_frame = 'NONREF' if skip else 'DEFAULT'
+                yield from packet.decode()
+        finally: codec.skip_frame = 'DEFAULT'
+
+    def read(self, indices: Sequence[int] | None = None, size: tuple[int, int] | None = None, seek_gap: int = 60) -> np.ndarray:
+        "Frames at `indices` (default: all) as an [N,H,W,3] uint8 RGB array, scaled while decoding to `size` (width, height) if given."
+        path, fps = self.path, self.info.fps
+        try:
+            if indices is None: return np.stack([self._rgb(f, size) for f in self.container.decode(self.stream)])
+            indices = [int(i) for i in indices]
+            bad = [i for i in indices if not 0 <= i < self.info.frame_count]
+            if bad: raise VideoError(f"{path}: frame indices {bad[:5]} outside 0..{self.info.frame_count-1}")
+            wanted, got, k = sorted(set(indices)), {}, 0
+            while k < len(wanted):
+                target = wanted[k]   # seek to the keyframe before `target` (unless it is near the start), decode to it
+                if target > seek_gap:
+                    self.container.seek(int((self.start + target/fps)/self.stream.time_base), stream=self.stream, backward=True)
+                for frame in self._decoded(set(wanted[k:])):
+                    pos = _frame_index(frame, self.stream, self.start, fps)
+                    while k < len(wanted) and wanted[k] < pos: k += 1   # frames the stream never showed
+                    if k < len(wanted) and pos == wanted[k]:
+                        got[pos] = self._rgb(frame, size); k += 1
+                    if k >= len(wanted) or (wanted[k] != target and wanted[k] - pos > seek_gap): break
+                else: break
+        except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
+        missing = [i for i in wanted if i not in got]
+        if missing: raise VideoError(f"{path}: could not decode frames {missing[:5]}")
+        return np.stack([got[i] for i in indices])
+
 def iter_frames(path: Path | str) -> Iterator[np.ndarray]:
     "Every frame of the video at `path`, in order, as HxWx3 uint8 RGB."
     path = Path(path)
@@ -243,33 +299,6 @@ def iter_frames(path: Path | str) -> Iterator[np.ndarray]:
             for frame in container.decode(video=0): yield frame.to_ndarray(format='rgb24')
         except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
 
-def read_frames(path: Path | str, indices: Sequence[int] | None = None, seek_gap: int = 60) -> np.ndarray:
-    "Frames at `indices` (default: all) of the video at `path` as an [N,H,W,3] uint8 RGB array."
-    path = Path(path)
-    if indices is None: return np.stack(list(iter_frames(path)))
-    indices = [int(i) for i in indices]
-    got = {}
-    with _open(path) as container:
-        info = _info(container, path)
-        bad = [i for i in indices if not 0 <= i < info.frame_count]
-        if bad: raise VideoError(f"{path}: frame indices {bad[:5]} outside 0..{info.frame_count-1}")
-        wanted = sorted(set(indices))
-        stream = container.streams.video[0]
-        start = float((stream.start_time or 0)*stream.time_base)
-        k = 0
-        try:
-            while k < len(wanted):
-                target = wanted[k]   # seek to the keyframe before `target` (unless it is near the start), decode to it
-                if target > seek_gap:
-                    container.seek(int((start + target/info.fps)/stream.time_base), stream=stream, backward=True)
-                for frame in container.decode(stream):
-                    pos = _frame_index(frame, stream, start, info.fps)
-                    while k < len(wanted) and wanted[k] < pos: k += 1   # frames the stream never showed
-                    if k < len(wanted) and pos == wanted[k]:
-                        got[pos] = frame.to_ndarray(format='rgb24'); k += 1
-                    if k >= len(wanted) or (wanted[k] != target and wanted[k] - pos > seek_gap): break
-                else: break
-        except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
-    missing = [i for i in wanted if i not in got]
-    if missing: raise VideoError(f"{path}: could not decode frames {missing[:5]}")
-    return np.stack([got[i] for i in indices])
+def read_frames(path: Path | str, indices: Sequence[int] | None = None, seek_gap: int = 60, size: tuple[int, int] | None = None) -> np.ndarray:
+    "Frames at `indices` (default: all) of the video at `path` as an [N,H,W,3] uint8 RGB array, scaled to `size` (width, height) if given."
+    with VideoReader(path) as video: return video.read(indices, size, seek_gap)

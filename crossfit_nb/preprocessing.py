@@ -23,12 +23,13 @@ import typer
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path, normalize_label, probe_video, read_frames
+from .core import LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path, normalize_label, VideoReader
 
 # %% auto #0
-__all__ = ['RESIZE_MODES', 'SPLIT_METHODS', 'ENCODINGS', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'sample_indices', 'resize_frames',
-           'sample_clip', 'load_clips', 'split_clips', 'shared_source_videos', 'encode_frames', 'clip_example',
-           'parse_example', 'write_records', 'preprocess', 'read_card', 'make_dataset', 'preprocess_command']
+__all__ = ['RESIZE_MODES', 'SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'sample_indices',
+           'scaled_size', 'fit_frames', 'sample_clip', 'load_clips', 'split_clips', 'shared_source_videos',
+           'encode_frames', 'encoding_costs', 'clip_example', 'parse_example', 'write_records', 'preprocess',
+           'read_card', 'make_dataset', 'preprocess_command']
 
 # %% ../nbs/20_preprocessing.ipynb #12310707
 def sample_indices(frame_count: int, num_frames: int = 10) -> np.ndarray:
@@ -40,27 +41,30 @@ def sample_indices(frame_count: int, num_frames: int = 10) -> np.ndarray:
 # %% ../nbs/20_preprocessing.ipynb #ad522a7c
 RESIZE_MODES = ('squash', 'pad', 'crop')
 
-def resize_frames(frames: np.ndarray, resolution: int, mode: str = 'squash') -> np.ndarray:
-    "Frames [T,H,W,3] uint8 resized to [T,resolution,resolution,3] by `squash`, `pad` or `crop`."
+def scaled_size(width: int, height: int, resolution: int, mode: str = 'squash') -> tuple[int, int]:
+    "The (width, height) a `width`×`height` frame is scaled to before `fit_frames` makes it `resolution` square by `mode`."
     if mode not in RESIZE_MODES: raise ValueError(f"unknown resize mode {mode!r}; expected one of {', '.join(RESIZE_MODES)}")
+    if mode == 'squash': return resolution, resolution
+    scale = (min if mode == 'pad' else max)(resolution/height, resolution/width)
+    return max(1, round(width*scale)), max(1, round(height*scale))
+
+def fit_frames(frames: np.ndarray, resolution: int) -> np.ndarray:
+    "Frames [T,H,W,3] centred in [T,resolution,resolution,3]: cropped where larger, padded with black where smaller."
     t, h, w = frames.shape[:3]
-    if mode == 'squash': size = (resolution, resolution)
-    else:
-        scale = (min if mode == 'pad' else max)(resolution/h, resolution/w)
-        size = (max(1, round(w*scale)), max(1, round(h*scale)))
+    if h == w == resolution: return frames
     out = np.zeros((t, resolution, resolution, 3), np.uint8)
-    for i, frame in enumerate(frames):
-        im = frame if size == (w, h) else np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
-        dy, dx = abs(resolution - size[1])//2, abs(resolution - size[0])//2
-        if mode == 'crop': out[i] = im[dy:dy + resolution, dx:dx + resolution]
-        else: out[i, dy:dy + size[1], dx:dx + size[0]] = im
+    ch, cw = min(h, resolution), min(w, resolution)
+    sy, sx, dy, dx = max(0, h - resolution)//2, max(0, w - resolution)//2, max(0, resolution - h)//2, max(0, resolution - w)//2
+    out[:, dy:dy + ch, dx:dx + cw] = frames[:, sy:sy + ch, sx:sx + cw]
     return out
 
 # %% ../nbs/20_preprocessing.ipynb #6c19dcd3
 def _sample(path: Path, num_frames: int, resolution: int, resize_mode: str):
-    info = probe_video(path)
-    indices = sample_indices(info.frame_count, num_frames)
-    return resize_frames(read_frames(path, indices), resolution, resize_mode), indices, info
+    with VideoReader(path) as video:
+        info = video.info
+        indices = sample_indices(info.frame_count, num_frames)
+        frames = video.read(indices, size=scaled_size(info.width, info.height, resolution, resize_mode))
+    return fit_frames(frames, resolution), indices, info
 
 def sample_clip(path: Path | str, num_frames: int = 10, resolution: int = 172, resize_mode: str = 'squash') -> np.ndarray:
     "The model input for the clip at `path`: `num_frames` equally spaced RGB frames, resized, float32 [T,H,W,3] in [0, 1]."
@@ -125,19 +129,39 @@ def shared_source_videos(clips: pd.DataFrame, split: pd.Series) -> list:
 
 # %% ../nbs/20_preprocessing.ipynb #6aa5cd54
 ENCODINGS = ('jpeg', 'raw')
+CHROMA = {'4:4:4': 0, '4:2:2': 1, '4:2:0': 2}   # JPEG colour resolution: full, half across, half both ways
 RECORDS_FORMAT_VERSION = 1
 CARD_NAME = 'dataset_card.json'
 
-def encode_frames(frames: np.ndarray, encoding: str = 'jpeg', quality: int = 90) -> list[bytes]:
+def encode_frames(frames: np.ndarray, encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4') -> list[bytes]:
     "Frames [T,H,W,3] uint8 as bytes: one JPEG per frame (`jpeg`) or one raw buffer (`raw`)."
     if encoding == 'raw': return [np.ascontiguousarray(frames, np.uint8).tobytes()]
     if encoding != 'jpeg': raise ValueError(f"unknown frame encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+    if chroma not in CHROMA: raise ValueError(f"unknown JPEG chroma {chroma!r}; expected one of {', '.join(CHROMA)}")
     out = []
     for frame in frames:
         buf = io.BytesIO()
-        Image.fromarray(frame).save(buf, format='JPEG', quality=quality, subsampling=0)   # 4:4:4: colour edges survive at 112 px
+        Image.fromarray(frame).save(buf, format='JPEG', quality=quality, subsampling=CHROMA[chroma])
         out.append(buf.getvalue())
     return out
+
+# %% ../nbs/20_preprocessing.ipynb #d42c868d
+def encoding_costs(clips: list[np.ndarray], options: list[dict]) -> pd.DataFrame:
+    "Bytes per clip and PSNR (dB) of each `encode_frames` setting in `options` on sampled uint8 `clips` [T,H,W,3]."
+    rows = []
+    for opt in options:
+        opt = {'encoding': 'jpeg', 'quality': 80, 'chroma': '4:4:4', **opt}
+        jpeg, size, sq = opt['encoding'] == 'jpeg', 0, 0.0
+        for frames in clips:
+            data = encode_frames(frames, **opt)
+            size += sum(map(len, data))
+            back = (np.stack([np.asarray(Image.open(io.BytesIO(b)).convert('RGB')) for b in data]) if jpeg
+                    else np.frombuffer(data[0], np.uint8).reshape(frames.shape))
+            sq += float(((back.astype(np.float64) - frames)**2).mean())
+        mse = sq/len(clips)
+        rows.append({**opt, 'quality': opt['quality'] if jpeg else None, 'chroma': opt['chroma'] if jpeg else None,
+                     'kb_per_clip': size/len(clips)/1e3, 'psnr_db': 10*math.log10(255**2/mse) if mse else math.inf})
+    return pd.DataFrame(rows)
 
 # %% ../nbs/20_preprocessing.ipynb #f3b4e2cb
 def clip_example(frames: list[bytes], row: dict, indices, frame_count: int, fps: float) -> bytes:
@@ -194,7 +218,7 @@ def _stat(path):
 def _encode_clip(row: dict, settings: dict):
     try:
         frames, indices, info = _sample(Path(row['path']), settings['num_frames'], settings['resolution'], settings['resize_mode'])
-        return clip_example(encode_frames(frames, settings['encoding'], settings['quality']), row, indices, info.frame_count, info.fps)
+        return clip_example(encode_frames(frames, settings['encoding'], settings['quality'], settings['chroma']), row, indices, info.frame_count, info.fps)
     except (VideoError, OSError, ValueError) as e:
         msg = str(e)
         return VideoError(msg if row['path'] in msg else f"{row['path']}: {msg}")
@@ -215,15 +239,17 @@ def _write_shard(path: Path, rows: pd.DataFrame, settings: dict, pool, bar) -> d
     return {'clip_ids': written, 'errors': errors}
 
 def write_records(clips: pd.DataFrame, records_dir: Path | str, num_frames: int = 10, resolution: int = 172,
-                  resize_mode: str = 'squash', encoding: str = 'jpeg', quality: int = 90, compression: str | None = None,
+                  resize_mode: str = 'squash', encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4', compression: str | None = None,
                   shard_size: int = 256, workers: int = 2, seed: int = 0, progress: bool = True) -> list[dict]:
     "Write `clips` (with a `split` column) as sharded TFRecords in `records_dir`, resuming finished shards; one summary per shard."
     if encoding not in ENCODINGS: raise ValueError(f"unknown frame encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
     if resize_mode not in RESIZE_MODES: raise ValueError(f"unknown resize mode {resize_mode!r}; expected one of {', '.join(RESIZE_MODES)}")
+    if encoding == 'jpeg' and chroma not in CHROMA: raise ValueError(f"unknown JPEG chroma {chroma!r}; expected one of {', '.join(CHROMA)}")
     records_dir = Path(records_dir)
     records_dir.mkdir(parents=True, exist_ok=True)
     settings = dict(format_version=RECORDS_FORMAT_VERSION, num_frames=num_frames, resolution=resolution, resize_mode=resize_mode,
-                    encoding=encoding, quality=quality if encoding == 'jpeg' else None, compression=compression)
+                    encoding=encoding, quality=quality if encoding == 'jpeg' else None,
+                    chroma=chroma if encoding == 'jpeg' else None, compression=compression)
     plan = _shard_plan(clips, shard_size, seed)
     for p in records_dir.iterdir():   # shards of another layout
         if _SHARD_RE.match(p.name) and p.name.removesuffix('.json') not in {name for name, _, _ in plan}: p.unlink()
@@ -244,7 +270,7 @@ def write_records(clips: pd.DataFrame, records_dir: Path | str, num_frames: int 
 # %% ../nbs/20_preprocessing.ipynb #2c36bb1a
 def preprocess(dataset_dir: Path | str, records_dir: Path | str | None = None, num_frames: int = 10, resolution: int = 172,
                resize_mode: str = 'squash', split_method: str = 'group', test_size: float = 0.2, seed: int = 0,
-               encoding: str = 'jpeg', quality: int = 90, compression: str | None = None, shard_size: int = 256,
+               encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4', compression: str | None = None, shard_size: int = 256,
                workers: int = 2, progress: bool = True) -> dict:
     "Split the clips of `dataset_dir`'s manifest, write their records to `records_dir` (default `<dataset_dir>/records`) and return the dataset card."
     dataset_dir = Path(dataset_dir)
@@ -252,7 +278,7 @@ def preprocess(dataset_dir: Path | str, records_dir: Path | str | None = None, n
     clips = load_clips(dataset_dir)
     clips['split'] = split_clips(clips, test_size, seed, split_method)
     (records_dir/CARD_NAME).unlink(missing_ok=True)
-    shards = write_records(clips, records_dir, num_frames, resolution, resize_mode, encoding, quality, compression,
+    shards = write_records(clips, records_dir, num_frames, resolution, resize_mode, encoding, quality, chroma, compression,
                            shard_size, workers, seed, progress)
     ok = {c for s in shards for c in s['clip_ids']}
     kept = clips[clips.clip_id.isin(ok)]
@@ -270,7 +296,8 @@ def preprocess(dataset_dir: Path | str, records_dir: Path | str | None = None, n
         'sampling': {'num_frames': num_frames, 'resolution': resolution, 'resize_mode': resize_mode, 'color': 'RGB',
                      'indices': 'floor(linspace(0, frame_count - 1, num_frames) + 0.5); short clips repeat frames',
                      'values': 'uint8 on disk; float32 in [0, 1] when read'},
-        'encoding': {'frames': encoding, 'quality': quality if encoding == 'jpeg' else None, 'compression': compression},
+        'encoding': {'frames': encoding, 'quality': quality if encoding == 'jpeg' else None,
+                     'chroma': chroma if encoding == 'jpeg' else None, 'compression': compression},
         'seed': seed,
         'split': {'method': split_method, 'test_size': test_size, 'notes': notes, 'shared_source_videos': shared,
                   'source_videos': {s: sorted(set(kept.source_video[kept.split == s])) for s in ('train', 'test')}},
@@ -346,14 +373,15 @@ def preprocess_command(
         test_size: float = typer.Option(0.2, help='fraction of clips for testing'),
         seed: int = typer.Option(0, help='seed of the split and the shard order'),
         encoding: str = typer.Option('jpeg', help='frame storage: jpeg or raw'),
-        quality: int = typer.Option(90, help='JPEG quality'),
+        quality: int = typer.Option(80, help='JPEG quality'),
+        chroma: str = typer.Option('4:4:4', help='JPEG colour resolution: 4:4:4, 4:2:2 or 4:2:0'),
         shard_size: int = typer.Option(256, help='clips per shard'),
         workers: int = typer.Option(2, help='threads decoding clips')):
     "Sample, split and write a dataset's clips as TFRecords with a dataset card."
     cfg = Config(data_dir=data_dir, preset=preset)
     try:
         card = preprocess(cfg.dataset_dir, records_dir or cfg.records_dir, num_frames, resolution, resize_mode, split_method,
-                          test_size, seed, encoding, quality, None, shard_size, workers)
+                          test_size, seed, encoding, quality, chroma, None, shard_size, workers)
     except (FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)

@@ -376,6 +376,11 @@ def _facts_dataset(root: Path) -> AttrDict:
                     longest=by_len.index[-1], longest_s=float(by_len.iloc[-1]),
                     clips_min=int(per['Clips'].min()), clips_max=int(per['Clips'].max()))
 
+def _encoding_text(encoding: dict) -> str:
+    "How the dataset card says frames are stored, in the report's words."
+    if encoding['frames'] == 'jpeg': return f"JPEG de calidad {encoding['quality']}, color {encoding.get('chroma') or '4:4:4'}"
+    return 'uint8 sin pérdidas' + (f", comprimidos con {encoding['compression']}" if encoding.get('compression') else '')
+
 def _facts_records(root: Path) -> AttrDict:
     cfg = chapter_config('20_preprocessing', root)
     card = _read_json(cfg.records_dir/'dataset_card.json', '20_preprocessing', root)
@@ -386,7 +391,7 @@ def _facts_records(root: Path) -> AttrDict:
     return AttrDict(train=int(totals.get('train', 0)), test=int(totals.get('test', 0)), clips=clips,
                     test_share=totals.get('test', 0)/clips if clips else float('nan'),
                     num_frames=int(s['num_frames']), resolution=int(s['resolution']), resize_mode=s.get('resize_mode'),
-                    encoding=card.get('encoding', {}).get('name') if isinstance(card.get('encoding'), dict) else card.get('encoding'),
+                    encoding=_encoding_text(card['encoding']),
                     split_method=card['split'].get('method'), videos_train=len(videos.get('train', [])),
                     videos_test=len(videos.get('test', [])), videos_shared=len(set(videos.get('train', [])) & set(videos.get('test', []))),
                     records_bytes=int(card['bytes']['records']), clips_bytes=int(card['bytes']['clips']),

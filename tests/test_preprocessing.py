@@ -9,7 +9,7 @@ import pytest
 
 from conftest import frame_numbers, numbered_frames
 from crossfit_nb import preprocessing as pp
-from crossfit_nb.core import LABELS, LABEL_TO_ID, UnknownLabelError, write_video
+from crossfit_nb.core import LABELS, LABEL_TO_ID, UnknownLabelError, VideoReader, read_frames, write_video
 
 
 def make_dataset_dir(root, videos=4, clips_per_movement=2, labels=LABELS, size=(48, 64)):
@@ -65,24 +65,36 @@ def test_short_clips_repeat_every_frame_in_order():
 @pytest.mark.parametrize('n', [4, 45, 150])
 def test_sample_clip_decodes_only_the_sampled_frames(tmp_path, monkeypatch, n):
     path = write_video(tmp_path/'numbered.mp4', numbered_frames(n), crf=0)
-    asked, real = [], pp.read_frames
-    def spy(p, indices, **kw):
-        asked.append(list(indices))
-        return real(p, indices, **kw)
-    monkeypatch.setattr(pp, 'read_frames', spy)
+    asked, real = [], VideoReader.read
+    def spy(self, indices, **kw):
+        asked.append((list(indices), kw.get('size')))
+        return real(self, indices, **kw)
+    monkeypatch.setattr(VideoReader, 'read', spy)
     x = pp.sample_clip(path, 10, 40)
     assert x.shape == (10, 40, 40, 3) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
-    assert asked == [pp.sample_indices(n, 10).tolist()]
+    assert asked == [(pp.sample_indices(n, 10).tolist(), (40, 40))]
     assert frame_numbers(x*255) == pp.sample_indices(n, 10).tolist()
 
 
-def test_resize_modes_keep_or_ignore_the_aspect_ratio():
-    tall = np.full((1, 80, 40, 3), 255, np.uint8)
-    assert (pp.resize_frames(tall, 20, 'squash') == 255).all()
-    pad = pp.resize_frames(tall, 20, 'pad')[0]
-    assert (pad[:, :5] == 0).all() and (pad[:, 5:15] == 255).all() and (pad[:, 15:] == 0).all()
-    assert (pp.resize_frames(tall, 20, 'crop') == 255).all()
-    with pytest.raises(ValueError, match='resize mode'): pp.resize_frames(tall, 20, 'stretch')
+def test_resize_modes_keep_or_ignore_the_aspect_ratio(tmp_path):
+    tall = write_video(tmp_path/'tall.mp4', [np.full((80, 40, 3), 255, np.uint8)]*3)
+    assert (pp.sample_clip(tall, 3, 20, 'squash') > 0.97).all()
+    pad = pp.sample_clip(tall, 3, 20, 'pad')[0]
+    assert (pad[:, :5] == 0).all() and (pad[:, 5:15] > 0.97).all() and (pad[:, 15:] == 0).all()
+    assert (pp.sample_clip(tall, 3, 20, 'crop') > 0.97).all()
+    with pytest.raises(ValueError, match='resize mode'): pp.sample_clip(tall, 3, 20, 'stretch')
+
+
+def test_scaling_while_decoding_stays_close_to_a_resize_of_the_source_frames(tmp_path):
+    from PIL import Image
+    yy, xx = np.mgrid[0:96, 0:128]
+    frames = [np.clip(np.stack([128 + 100*np.sin((xx + 3*t)/9.0 + yy/13.0), 60 + xx, 200 - yy], -1), 0, 255).astype(np.uint8)
+              for t in range(12)]
+    path = write_video(tmp_path/'smooth.mp4', frames, crf=0)       # lossless but for YUV 4:2:0 colour
+    truth = np.stack([np.asarray(Image.fromarray(frames[i]).resize((32, 24), Image.BILINEAR)) for i in pp.sample_indices(12, 10)])
+    error = pp.sample_clip(path, 10, 32, 'pad')[:, 4:28]*255 - truth  # pad: 32x24 centred in 32x32
+    assert np.abs(error).mean() < 2.5 and np.abs(error).max() <= 8
+    assert np.abs(error.mean((0, 1, 2))).max() < 1                   # no colour cast
 
 
 # Manifest
