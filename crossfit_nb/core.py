@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import time
 import tomllib
 import uuid
 from dataclasses import dataclass, field
@@ -143,12 +144,27 @@ def _remove(path: Path):
     if path.is_dir() and not path.is_symlink(): shutil.rmtree(path, ignore_errors=True)
     else: path.unlink(missing_ok=True)
 
+def _running(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _sweep(tmp_dir: Path, min_age: float = 3600):
+    "Remove the temporaries in `tmp_dir` of writers that no longer run, untouched for `min_age` seconds."
+    for p in tmp_dir.iterdir():
+        pid = p.name.removeprefix('old-').split('-', 1)[0]
+        try: stale = pid.isdigit() and not _running(int(pid)) and time.time() - p.lstat().st_mtime > min_age
+        except FileNotFoundError: continue
+        if stale: _remove(p)
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     "Yield a temporary path (for a file or a folder) that replaces `path` when the block succeeds and is removed when it fails."
     path = Path(path)
     tmp_dir = path.parent/'.partial'
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    _sweep(tmp_dir)
     tmp = tmp_dir/f'{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}'
     try:
         yield tmp

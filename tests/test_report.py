@@ -59,7 +59,7 @@ def chapter_outputs(root: Path):
                   'Fotogramas máx.': [50]*10}).to_csv(cfg.tables_dir/'dataset.csv', index=False)
     cfg.records_dir.mkdir(parents=True)
     (cfg.records_dir/'dataset_card.json').write_text(json.dumps({
-        'sampling': {'num_frames': 10, 'resolution': 112, 'resize_mode': 'squash'}, 'encoding': 'jpeg',
+        'sampling': {'num_frames': 10, 'resolution': 112, 'resize_mode': 'squash'}, 'encoding': {'frames': 'jpeg', 'quality': 80, 'chroma': '4:4:4', 'compression': None},
         'split': {'method': 'group', 'source_videos': {'train': ['a', 'b', 'c'], 'test': ['d']}},
         'totals': {'train': 27, 'test': 9}, 'bytes': {'records': 2**20, 'clips': 3*2**20}, 'errors': []}))
     (cfg.models_dir/'m').mkdir(parents=True)
