@@ -208,7 +208,7 @@ def _shard_plan(clips: pd.DataFrame, shard_size: int, seed: int) -> list[tuple[s
 
 def _fingerprint(settings: dict, rows: pd.DataFrame) -> str:
     stats = [_stat(p) for p in rows.path]
-    files = [(r.clip_id, r.label, r.source_video, r.path, s and s.st_size, s and s.st_mtime_ns) for r, s in zip(rows.itertuples(), stats)]
+    files = [(r.clip_id, r.label, r.source_video, str(Path(r.path).resolve()), s and s.st_size, s and s.st_mtime_ns) for r, s in zip(rows.itertuples(), stats)]
     return hashlib.sha256(json.dumps([settings, files], default=str).encode()).hexdigest()
 
 def _stat(path):

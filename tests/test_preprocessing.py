@@ -2,6 +2,7 @@
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -244,6 +245,14 @@ def test_resume_rewrites_only_missing_shards(dataset, tmp_path):
     assert [f for f in files if after[f] != before[f]] == [files[1]]
     card = pp.preprocess(dataset, tmp_path, resolution=24, shard_size=50, progress=False)   # another layout
     assert sorted(p.name for p in tmp_path.glob('*.tfrecord')) == sorted(s['file'] for s in card['shards'])
+
+
+def test_the_same_dataset_named_another_way_resumes(dataset, tmp_path, monkeypatch):
+    card = pp.preprocess(dataset, tmp_path, resolution=24, shard_size=20, progress=False)
+    before = {s['file']: (tmp_path/s['file']).stat().st_mtime_ns for s in card['shards']}
+    monkeypatch.chdir(dataset.parent)                               # a relative path: the CLI's `data/<preset>`
+    pp.preprocess(Path(dataset.name), tmp_path, resolution=24, shard_size=20, progress=False)
+    assert {f: (tmp_path/f).stat().st_mtime_ns for f in before} == before
 
 
 def test_a_corrupt_clip_is_named_and_the_rest_goes_on(tmp_path, capsys):
