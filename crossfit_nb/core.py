@@ -25,8 +25,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'UnknownLabelError', 'normalize_label',
-           'label_id', 'Config', 'find_project_root', 'atomic_path', 'VideoError', 'VideoInfo', 'probe_video',
-           'write_video', 'VideoReader', 'iter_frames', 'read_frames']
+           'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'VideoError', 'VideoInfo',
+           'probe_video', 'write_video', 'VideoReader', 'iter_frames', 'read_frames']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -72,6 +72,11 @@ def normalize_label(name: str) -> str:
 def label_id(name: str) -> int:
     "The class id of `name` (canonical label or alias)."
     return LABEL_TO_ID[normalize_label(name)]
+
+# %% ../nbs/00_core.ipynb #2a45e5ca
+def check_choice(what: str, value, choices) -> None:
+    "Raise a `ValueError` naming `what`, `value` and the valid `choices` unless `value` is one of them."
+    if value not in choices: raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(map(str, choices))}")
 
 # %% ../nbs/00_core.ipynb #55d0dd27
 @dataclass

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .core import LABELS, NUM_CLASSES, atomic_path
+from .core import check_choice, LABELS, NUM_CLASSES, atomic_path
 from .inference import MODEL_INFO, Classifier, model_sidecar
 
 # %% auto #0
@@ -75,7 +75,7 @@ def convert_tflite(saved_model_dir: Path | str, out_path: Path | str, variant: s
                    representative: Iterable[np.ndarray] | None = None) -> Path:
     "Convert the SavedModel to a TFLite file of `variant` (see `VARIANTS`), with its JSON sidecar."
     import tensorflow as tf
-    if variant not in VARIANTS: raise ValueError(f"unknown TFLite variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    check_choice('TFLite variant', variant, VARIANTS)
     saved_model_dir, out_path = Path(saved_model_dir), Path(out_path)
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     if variant != 'float32': conv.optimizations = [tf.lite.Optimize.DEFAULT]

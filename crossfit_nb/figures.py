@@ -22,7 +22,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import seaborn as sns
 
-from .core import LABELS, atomic_path
+from .core import check_choice, LABELS, atomic_path
 from .evaluation import correlation_notes, probabilities
 
 # %% auto #0
@@ -111,7 +111,7 @@ def _cell_text(table: pd.DataFrame, fmt: str) -> np.ndarray:
 
 def heatmap_figures(table: pd.DataFrame, kind: str = 'counts', note: str | None = None) -> tuple[matplotlib.figure.Figure, go.Figure]:
     "A static (seaborn) and an interactive (plotly) heatmap of a 9x9 table; `kind` is 'counts', 'rate' or 'correlation'."
-    if kind not in _HEATMAP_STYLE: raise ValueError(f"unknown heatmap kind {kind!r}; expected one of {list(_HEATMAP_STYLE)}")
+    check_choice('heatmap kind', kind, _HEATMAP_STYLE)
     st = _HEATMAP_STYLE[kind]
     values = table.astype(float)
     text = _cell_text(table, st['fmt'])

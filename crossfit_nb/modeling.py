@@ -23,7 +23,7 @@ import tf_keras
 from official.projects.movinet.modeling import movinet, movinet_model
 from tqdm.auto import tqdm
 
-from .core import NUM_CLASSES, atomic_path
+from .core import check_choice, NUM_CLASSES, atomic_path
 
 # %% auto #0
 __all__ = ['MODEL_IDS', 'MODEL_TYPES', 'CONV_TYPES', 'KINETICS_600', 'CHECKPOINT_URL', 'CHECKPOINT_CONV_TYPE', 'ModelSpec',
@@ -62,10 +62,10 @@ def model_spec(model_id: str = 'a0', model_type: str = 'base', conv_type: str | 
                pretrained: bool = True) -> ModelSpec:
     "The architecture of the official `model_id`/`model_type` checkpoints, with `conv_type` (None: `default_conv_type`)."
     model_id, model_type = str(model_id).lower(), str(model_type).lower()
-    if model_id not in MODEL_IDS: raise ValueError(f"unknown MoViNet model_id {model_id!r}; expected one of {MODEL_IDS}")
-    if model_type not in MODEL_TYPES: raise ValueError(f"unknown model_type {model_type!r}; expected one of {MODEL_TYPES}")
+    check_choice('MoViNet model_id', model_id, MODEL_IDS)
+    check_choice('model_type', model_type, MODEL_TYPES)
     conv_type = conv_type or default_conv_type(model_type, pretrained)
-    if conv_type not in CONV_TYPES: raise ValueError(f"unknown conv_type {conv_type!r}; expected one of {CONV_TYPES}")
+    check_choice('conv_type', conv_type, CONV_TYPES)
     if model_type == 'base': return ModelSpec(model_id, 'base', conv_type)
     return ModelSpec(model_id, 'stream', conv_type, causal=True, se_type='2plus3d', activation='hard_swish',
                      gating_activation='hard_sigmoid', use_positional_encoding=model_id in ('a3', 'a4', 'a5'))

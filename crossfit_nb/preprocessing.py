@@ -23,7 +23,7 @@ import typer
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path, normalize_label, VideoReader
+from .core import check_choice, LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path, normalize_label, VideoReader
 
 # %% auto #0
 __all__ = ['RESIZE_MODES', 'SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'sample_indices',
@@ -43,7 +43,7 @@ RESIZE_MODES = ('squash', 'pad', 'crop')
 
 def scaled_size(width: int, height: int, resolution: int, mode: str = 'squash') -> tuple[int, int]:
     "The (width, height) a `width`×`height` frame is scaled to before `fit_frames` makes it `resolution` square by `mode`."
-    if mode not in RESIZE_MODES: raise ValueError(f"unknown resize mode {mode!r}; expected one of {', '.join(RESIZE_MODES)}")
+    check_choice('resize mode', mode, RESIZE_MODES)
     if mode == 'squash': return resolution, resolution
     scale = (min if mode == 'pad' else max)(resolution/height, resolution/width)
     return max(1, round(width*scale)), max(1, round(height*scale))
@@ -106,7 +106,7 @@ def _group_test_videos(clips: pd.DataFrame, test_size: float, seed: int, tries: 
 
 def split_clips(clips: pd.DataFrame, test_size: float = 0.2, seed: int = 0, method: str = 'group') -> pd.Series:
     "'train' or 'test' for each clip: grouped by source video and stratified by movement (`group`), or the thesis' random clip split (`clip`)."
-    if method not in SPLIT_METHODS: raise ValueError(f"unknown split method {method!r}; expected one of {', '.join(SPLIT_METHODS)}")
+    check_choice('split method', method, SPLIT_METHODS)
     if not 0 < test_size < 1: raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     if method == 'clip':
         from sklearn.model_selection import train_test_split
@@ -135,9 +135,9 @@ CARD_NAME = 'dataset_card.json'
 
 def encode_frames(frames: np.ndarray, encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4') -> list[bytes]:
     "Frames [T,H,W,3] uint8 as bytes: one JPEG per frame (`jpeg`) or one raw buffer (`raw`)."
+    check_choice('frame encoding', encoding, ENCODINGS)
     if encoding == 'raw': return [np.ascontiguousarray(frames, np.uint8).tobytes()]
-    if encoding != 'jpeg': raise ValueError(f"unknown frame encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
-    if chroma not in CHROMA: raise ValueError(f"unknown JPEG chroma {chroma!r}; expected one of {', '.join(CHROMA)}")
+    check_choice('JPEG chroma', chroma, CHROMA)
     out = []
     for frame in frames:
         buf = io.BytesIO()
@@ -242,9 +242,9 @@ def write_records(clips: pd.DataFrame, records_dir: Path | str, num_frames: int 
                   resize_mode: str = 'squash', encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4', compression: str | None = None,
                   shard_size: int = 256, workers: int = 2, seed: int = 0, progress: bool = True) -> list[dict]:
     "Write `clips` (with a `split` column) as sharded TFRecords in `records_dir`, resuming finished shards; one summary per shard."
-    if encoding not in ENCODINGS: raise ValueError(f"unknown frame encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
-    if resize_mode not in RESIZE_MODES: raise ValueError(f"unknown resize mode {resize_mode!r}; expected one of {', '.join(RESIZE_MODES)}")
-    if encoding == 'jpeg' and chroma not in CHROMA: raise ValueError(f"unknown JPEG chroma {chroma!r}; expected one of {', '.join(CHROMA)}")
+    check_choice('frame encoding', encoding, ENCODINGS)
+    check_choice('resize mode', resize_mode, RESIZE_MODES)
+    if encoding == 'jpeg': check_choice('JPEG chroma', chroma, CHROMA)
     records_dir = Path(records_dir)
     records_dir.mkdir(parents=True, exist_ok=True)
     settings = dict(format_version=RECORDS_FORMAT_VERSION, num_frames=num_frames, resolution=resolution, resize_mode=resize_mode,

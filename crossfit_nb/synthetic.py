@@ -27,7 +27,7 @@ from typing import Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
-from .core import LABELS, LABEL_TO_ID, Config, atomic_path, normalize_label, probe_video, write_video
+from .core import check_choice, LABELS, LABEL_TO_ID, Config, atomic_path, normalize_label, probe_video, write_video
 
 # %% ../nbs/01_synthetic.ipynb #70439af0
 WIDTH, HEIGHT, FPS = 854, 480, 30.0
@@ -668,7 +668,7 @@ PRESETS: dict[str, dict] = {
 
 def workout_specs(preset: str) -> list[dict]:
     "The videos of a preset: name, workout, movements and rep scheme (reps per round per movement)."
-    if preset not in PRESETS: raise ValueError(f"unknown synthetic preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    check_choice('synthetic preset', preset, PRESETS)
     p = PRESETS[preset]
     if 'videos' in p:
         return [dict(name=f'{preset}_{n}', workout=n, movements=list(ms), rounds=list(r)) for n, ms, r in p['videos']]

@@ -23,7 +23,7 @@ import tensorflow as tf
 import tf_keras
 import typer
 
-from .core import LABELS, NUM_CLASSES, Config, atomic_path
+from .core import check_choice, LABELS, NUM_CLASSES, Config, atomic_path
 from .modeling import (CheckpointError, ModelSpec, apply_freeze, build_classifier, build_model,
                                   model_spec)
 
@@ -97,7 +97,7 @@ PROFILES: dict[str, TrainConfig] = {
 
 def train_config(profile: str = 'ci', **overrides) -> TrainConfig:
     "The `profile`'s configuration with `overrides` (None values ignored)."
-    if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    check_choice('profile', profile, PROFILES)
     return PROFILES[profile].replace(**{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/30_training.ipynb #935213bc
