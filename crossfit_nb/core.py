@@ -73,7 +73,7 @@ def label_id(name: str) -> int:
     "The class id of `name` (canonical label or alias)."
     return LABEL_TO_ID[normalize_label(name)]
 
-# %% ../nbs/00_core.ipynb #2a45e5ca
+# %% ../nbs/00_core.ipynb #7b935c06
 def check_choice(what: str, value, choices) -> None:
     "Raise a `ValueError` naming `what`, `value` and the valid `choices` unless `value` is one of them."
     if value not in choices: raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(map(str, choices))}")
