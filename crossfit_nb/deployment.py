@@ -8,7 +8,6 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/deployment.html.md"""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import List, Optional
 

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 import av
 import numpy as np
@@ -28,7 +28,7 @@ import pandas as pd
 import typer
 from tqdm.auto import tqdm
 
-from .core import (GLOSSARY, LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path,
+from .core import (LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path,
                               normalize_label, probe_video, read_frames)
 
 # %% auto #0

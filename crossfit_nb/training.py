@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,8 +24,7 @@ import tf_keras
 import typer
 
 from .core import check_choice, LABELS, NUM_CLASSES, Config, atomic_path
-from .modeling import (CheckpointError, ModelSpec, apply_freeze, build_classifier, build_model,
-                                  model_spec)
+from .modeling import ModelSpec, build_classifier, build_model, model_spec
 
 # %% auto #0
 __all__ = ['PROFILES', 'TRAIN_INFO', 'get_strategy', 'precision_policy', 'TrainConfig', 'train_config', 'make_optimizer',

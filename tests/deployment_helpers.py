@@ -1,12 +1,10 @@
 "Shared fixtures of the deployment tests: a tiny exported model and small clips, good and bad."
-import json
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from crossfit_nb.core import LABELS, write_video
+from crossfit_nb.core import write_video
 
 NUM_FRAMES, RESOLUTION = 10, 64
 

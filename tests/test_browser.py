@@ -1,5 +1,4 @@
 "Headless Chromium (Debian's) driven by Playwright: upload a clip to the running web app and read the predicted movement."
-import shutil
 from pathlib import Path
 
 import pytest

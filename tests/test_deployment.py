@@ -7,7 +7,6 @@ import urllib.error
 import urllib.request
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import run_cli

@@ -121,7 +121,7 @@ def main():
         pp.write_records(clips, out, resolution=r, progress=False, workers=args.workers)
         (out/pp.CARD_NAME).write_text(json.dumps(card(r)))
     thesis_rate = thesis_read_rate(tmp/'thesis.tfrecord', n)
-    print(f"\ntf.data read (batch 8, decode + normalise), clips/s:")
+    print("\ntf.data read (batch 8, decode + normalise), clips/s:")
     print(f"  A0 172 px: {read_rate(tmp/'read172', 'train', n):.0f}   A2 224 px: {(ours := read_rate(tmp/'read224', 'train', n)):.0f}"
           f"   A2 training (shuffle + augment): {read_rate(tmp/'read224', 'train', n, training=True):.0f}")
     print(f"  thesis format 224 px: {thesis_rate:.0f}   ours/thesis: {ours/thesis_rate:.2f}x")
@@ -129,7 +129,7 @@ def main():
     frames = [(pp.sample_clip(p, 10, 224)*255).round().astype(np.uint8) for p in clips.path]
     options = [dict(quality=q, chroma=c) for c in ('4:4:4', '4:2:0') for q in (75, 80, 85, 90)]
     costs = pp.encoding_costs(frames, options)
-    print(f"\nJPEG settings at 224 px on the same clips (PSNR of decoded frames against sample_clip's):")
+    print("\nJPEG settings at 224 px on the same clips (PSNR of decoded frames against sample_clip's):")
     for r in costs.itertuples():
         print(f"  q{r.quality:.0f} {r.chroma}: {r.kb_per_clip:6.1f} KB/clip  {r.kb_per_clip*1e3*n/mp4:5.2f}x mp4  {r.psnr_db:5.2f} dB")
     import shutil
