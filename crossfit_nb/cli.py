@@ -61,16 +61,18 @@ class LazyCommandGroup(TyperGroup):
 def run_command(profile: str = typer.Option('ci', help="profile in profiles/: 'ci' (fast) or 'thesis' (full scale)"),
                 chapter: Optional[list[str]] = typer.Option(None, '--chapter', '-c', help='run only these chapters'),
                 output_dir: Optional[Path] = typer.Option(None, help='where executed notebooks go (default runs/<preset>/notebooks)')):
-    "Run the chapter notebooks in order with papermill."
-    from crossfit_nb.pipeline import run_chapters
-    import papermill as pm
-    try: run_chapters(profile, chapters=chapter or None, output_dir=output_dir)
+    "Run the chapter notebooks in order with papermill, then say what the run made and where."
+    import time
+    from crossfit_nb.pipeline import ChapterFailed, run_chapters, run_summary
+    start = time.time()
+    try: executed = run_chapters(profile, chapters=chapter or None, output_dir=output_dir)
     except (FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
-    except pm.PapermillExecutionError as e:
-        typer.echo(f"chapter failed: {e.ename}: {e.evalue}", err=True)
+    except ChapterFailed as e:
+        typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
+    typer.echo(run_summary(profile, executed, time.time() - start))
 
 def build_app() -> typer.Typer:
     "The `crossfit-nb` Typer application with every command available in this installation."

@@ -25,8 +25,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'UnknownLabelError', 'normalize_label',
-           'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'VideoError', 'VideoInfo',
-           'probe_video', 'write_video', 'VideoReader', 'iter_frames', 'read_frames']
+           'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'PoolStalled', 'parallel_map',
+           'VideoError', 'VideoInfo', 'probe_video', 'write_video', 'VideoReader', 'iter_frames', 'read_frames']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -99,7 +99,7 @@ class Config:
         env = {'data_dir': os.environ.get('CROSSFIT_DATA_DIR'), 'runs_dir': os.environ.get('CROSSFIT_RUNS_DIR'),
                'preset': os.environ.get('CROSSFIT_PRESET'), 'seed': os.environ.get('CROSSFIT_SEED')}
         if env['seed'] is not None: env['seed'] = int(env['seed'])
-        kw = {k: v for k, v in {**env, **overrides}.items() if v is not None}
+        kw = {k: v for d in (env, overrides) for k, v in d.items() if v is not None}   # a None override keeps the variable
         return cls(**kw)
 
     def replace(self, **changes) -> 'Config':
@@ -130,6 +130,8 @@ class Config:
     def tables_dir(self) -> Path: return self.run_dir/'tables'
     @property
     def notebooks_dir(self) -> Path: return self.run_dir/'notebooks'
+    @property
+    def logs_dir(self) -> Path: return self.run_dir/'logs'
 
 # %% ../nbs/00_core.ipynb #f4ef8480
 CHAPTERS: tuple[str, ...] = ('01_synthetic', '10_extraction', '20_preprocessing', '30_training',
@@ -155,8 +157,8 @@ def _running(pid: int) -> bool:
     except PermissionError: pass
     return True
 
-def _sweep(tmp_dir: Path, min_age: float = 3600):
-    "Remove the temporaries in `tmp_dir` of writers that no longer run, untouched for `min_age` seconds."
+def _sweep(tmp_dir: Path, min_age: float = 0):
+    "Remove the temporaries in `tmp_dir` of writers that no longer run (and untouched for `min_age` seconds)."
     for p in tmp_dir.iterdir():
         pid = p.name.removeprefix('old-').split('-', 1)[0]
         try: stale = pid.isdigit() and not _running(int(pid)) and time.time() - p.lstat().st_mtime > min_age
@@ -180,6 +182,28 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             _remove(old)
         else: os.replace(tmp, path)
     finally: _remove(tmp)
+
+# %% ../nbs/00_core.ipynb #983a7dad
+class PoolStalled(RuntimeError):
+    "Parallel work in which no job finished within the watchdog's time."
+
+def parallel_map(fn, jobs: Iterable, workers: int = 2, stall_timeout: float = 1800.0, what: str = 'job') -> Iterator[tuple]:
+    "Yield `(job, fn(job))` as each of `jobs` finishes, on `workers` threads; `PoolStalled` if none finishes for `stall_timeout` s."
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    jobs = list(jobs)
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs: yield job, fn(job)
+        return
+    pool = ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix='crossfit-nb')
+    pending = {pool.submit(fn, job): job for job in jobs}
+    try:
+        while pending:
+            done, _ = wait(pending, timeout=stall_timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                raise PoolStalled(f"no {what} finished in {stall_timeout:.0f} s; still running: "
+                                  f"{', '.join(map(str, list(pending.values())[:4]))}")
+            for f in done: yield pending.pop(f), f.result()
+    finally: pool.shutdown(wait=False, cancel_futures=True)
 
 # %% ../nbs/00_core.ipynb #af2d78c0
 class VideoError(ValueError):

@@ -47,9 +47,9 @@ def load_trained(model_dir: Path | str, records_dir: Path | str | None = None) -
 def export_command(
         model_dir: Optional[Path] = typer.Option(None, help='trained model folder (default: newest under runs/<preset>/models)'),
         out_dir: Optional[Path] = typer.Option(None, help='where exports go (default runs/<preset>/export)'),
-        data_dir: Path = typer.Option(Path('data'), help='folder holding the datasets (for the records)'),
-        runs_dir: Path = typer.Option(Path('runs'), help='folder holding the runs'),
-        preset: str = typer.Option('ci', help='dataset and run preset'),
+        data_dir: Optional[Path] = typer.Option(None, help='data folder (default: data, or $CROSSFIT_DATA_DIR)'),
+        runs_dir: Optional[Path] = typer.Option(None, help='runs folder (default: runs, or $CROSSFIT_RUNS_DIR)'),
+        preset: Optional[str] = typer.Option(None, help="dataset and run preset: ci, demo or thesis (default: ci, or $CROSSFIT_PRESET)"),
         variant: List[str] = typer.Option(['float32', 'float16', 'dynamic', 'int8'], help='TFLite variants'),
         calibration_clips: int = typer.Option(16, help='training clips that calibrate full int8'),
         compare: bool = typer.Option(True, help='compare the exports on the test split and save the table')):
@@ -59,7 +59,7 @@ def export_command(
     if bad:
         typer.echo(f"error: unknown variants {bad}; expected {', '.join(VARIANTS)}", err=True)
         raise typer.Exit(2)
-    cfg = Config(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
+    cfg = Config.from_env(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
     try:
         model, info = load_trained(model_dir or cfg.models_dir, cfg.records_dir)
         t, r = info['num_frames'], info['resolution']
@@ -74,9 +74,9 @@ def export_command(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
 
-def _load_classifier(model: Optional[Path], runs_dir: Path, preset: str, threads: int, max_mb: float = 50):
+def _load_classifier(model: Optional[Path], cfg: Config, threads: int, max_mb: float = 50):
     from crossfit_nb.inference import Classifier, ModelError
-    try: return Classifier.load(model or default_model(Config(runs_dir=runs_dir, preset=preset)), threads, int(max_mb*2**20))
+    try: return Classifier.load(model or default_model(cfg), threads, int(max_mb*2**20))
     except (FileNotFoundError, ModelError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
@@ -84,13 +84,13 @@ def _load_classifier(model: Optional[Path], runs_dir: Path, preset: str, threads
 def predict_command(
         clips: List[Path] = typer.Argument(..., help='video files to classify'),
         model: Optional[Path] = typer.Option(None, help='.tflite file or SavedModel folder (default: runs/<preset>/export)'),
-        top_k: int = typer.Option(5, help='movements to show per clip'),
+        top_k: int = typer.Option(5, min=1, max=9, help='movements to show per clip (1 to 9)'),
         json_output: bool = typer.Option(False, '--json', help='print JSON instead of text'),
         threads: int = typer.Option(1, help='TFLite threads'),
-        runs_dir: Path = typer.Option(Path('runs'), help='folder holding the runs'),
-        preset: str = typer.Option('ci', help='run preset of the default model')):
+        runs_dir: Optional[Path] = typer.Option(None, help='runs folder (default: runs, or $CROSSFIT_RUNS_DIR)'),
+        preset: Optional[str] = typer.Option(None, help="dataset and run preset: ci, demo or thesis (default: ci, or $CROSSFIT_PRESET)")):
     "Classify CrossFit clips: the top-k movements with probabilities and timings."
-    clf = _load_classifier(model, runs_dir, preset, threads)
+    clf = _load_classifier(model, Config.from_env(runs_dir=runs_dir, preset=preset), threads)
     results, failed = [], 0
     for clip in clips:
         try: pred = clf.predict(clip, top_k)
@@ -111,14 +111,15 @@ def serve_command(
         model: Optional[Path] = typer.Option(None, help='.tflite file or SavedModel folder (default: runs/<preset>/export)'),
         host: str = typer.Option('127.0.0.1', help='address to listen on'),
         port: int = typer.Option(8050, help='port to listen on'),
-        data_dir: Path = typer.Option(Path('data'), help='folder holding the datasets (for the examples tab)'),
-        runs_dir: Path = typer.Option(Path('runs'), help='folder holding the runs'),
-        preset: str = typer.Option('ci', help='dataset and run preset'),
+        data_dir: Optional[Path] = typer.Option(None, help='data folder (default: data, or $CROSSFIT_DATA_DIR)'),
+        runs_dir: Optional[Path] = typer.Option(None, help='runs folder (default: runs, or $CROSSFIT_RUNS_DIR)'),
+        preset: Optional[str] = typer.Option(None, help="dataset and run preset: ci, demo or thesis (default: ci, or $CROSSFIT_PRESET)"),
         max_mb: float = typer.Option(50, help='largest upload accepted, in MB'),
         threads: int = typer.Option(1, help='TFLite threads')):
     "Serve the Dash web app (upload or pick a clip, get its top-5 movements)."
     from crossfit_nb.inference import example_clips
     from crossfit_nb.webapp import create_app, serve
-    clf = _load_classifier(model, runs_dir, preset, threads, max_mb)
+    cfg = Config.from_env(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
+    clf = _load_classifier(model, cfg, threads, max_mb)
     typer.echo(f"model: {clf}")
-    serve(create_app(clf, example_clips(Config(data_dir=data_dir, preset=preset).dataset_dir)), host, port)
+    serve(create_app(clf, example_clips(cfg.dataset_dir)), host, port)

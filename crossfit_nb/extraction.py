@@ -16,7 +16,6 @@ import re
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +28,7 @@ import typer
 from tqdm.auto import tqdm
 
 from .core import (LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path,
-                              normalize_label, probe_video, read_frames)
+                              normalize_label, parallel_map, probe_video, read_frames)
 
 # %% auto #0
 __all__ = ['DEFAULT_FORMAT', 'MANIFEST_VERSION', 'MANIFEST_COLUMNS', 'read_url_list', 'serve_directory', 'download_video',
@@ -406,12 +405,10 @@ def _cut_all(todo: dict[Path, list], workers: int, preset: str, crf: int, progre
     def done(video, jobs, errors):
         failed.update({j[0]: err for j, err in zip(jobs, errors) if err})
         bar.update(len(jobs))
-    if workers <= 1 or len(todo) <= 1:
-        for video, jobs in todo.items(): done(*_cut_video(video, jobs, preset, crf, 0))
-    else:
-        with ProcessPoolExecutor(min(workers, len(todo))) as pool:
-            futures = [pool.submit(_cut_video, v, jobs, preset, crf, 1) for v, jobs in todo.items()]
-            for f in as_completed(futures): done(*f.result())
+    threads = 0 if workers <= 1 or len(todo) <= 1 else 1   # x264 threads per clip: 1 when videos run side by side
+    for _, result in parallel_map(lambda item: _cut_video(*item, preset, crf, threads), todo.items(), workers,
+                                  what='source video'):
+        done(*result)
     bar.close()
     return failed
 

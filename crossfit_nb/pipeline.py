@@ -7,8 +7,11 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/pipeline.html.md"""
 # %% ../nbs/05_pipeline.ipynb #8f25fe29
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +20,8 @@ import yaml
 from .core import CHAPTERS, Config, find_project_root
 
 # %% auto #0
-__all__ = ['load_profile', 'chapter_parameters', 'available_chapters', 'report_notebooks_dir', 'run_chapters']
+__all__ = ['load_profile', 'chapter_parameters', 'available_chapters', 'report_notebooks_dir', 'ChapterFailed', 'failed_cell',
+           'stderr_to', 'run_chapters', 'run_chapter', 'run_summary']
 
 # %% ../nbs/05_pipeline.ipynb #e99259f8
 def load_profile(name: str, root: Path | None = None) -> dict:
@@ -30,7 +34,11 @@ def load_profile(name: str, root: Path | None = None) -> dict:
     profile = yaml.safe_load(path.read_text()) or {}
     unknown = set(profile.get('chapters') or {}) - set(CHAPTERS)
     if unknown: raise ValueError(f"{path}: unknown chapters {sorted(unknown)}; chapters are {', '.join(CHAPTERS)}")
-    return {'parameters': profile.get('parameters') or {}, 'chapters': profile.get('chapters') or {}}
+    timeout = profile.get('execution_timeout')
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError(f"{path}: execution_timeout must be a number of seconds > 0 (or absent), not {timeout!r}")
+    return {'parameters': profile.get('parameters') or {}, 'chapters': profile.get('chapters') or {},
+            'execution_timeout': timeout}
 
 # %% ../nbs/05_pipeline.ipynb #a22d1483
 def chapter_parameters(profile: dict, chapter: str, root: Path | None = None, **overrides) -> dict:
@@ -62,30 +70,103 @@ def _publish_for_report(executed: Path, chapter: str, profile: str, preset: str,
                       'finished': time.strftime('%Y-%m-%dT%H:%M:%S')}
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True))
 
+class ChapterFailed(RuntimeError):
+    "A chapter that raised or timed out: names the chapter, the cell, the executed notebook and the log."
+
+def failed_cell(executed: Path | str) -> tuple[int | None, str]:
+    "Index and first line of the cell that raised, or was still running, in the executed notebook `executed`."
+    try: cells = json.loads(Path(executed).read_text())['cells']
+    except (OSError, ValueError, KeyError): return None, ''
+    for i, cell in enumerate(cells):
+        state = cell.get('metadata', {}).get('papermill', {})
+        errored = any(o.get('output_type') == 'error' for o in cell.get('outputs', []))
+        if errored or state.get('exception') or state.get('status') == 'running':
+            lines = [l for l in ''.join(cell['source']).splitlines() if l.strip() and not l.startswith('#|')]
+            return i, (lines[0][:80] if lines else '')
+    return None, ''
+
+@contextlib.contextmanager
+def stderr_to(log: Path | str):
+    "Send file descriptor 2 (this process's and its kernels' warnings) to `log`; yield a stream on the old stderr."
+    log = Path(log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, 'a') as f: os.dup2(f.fileno(), 2)
+    terminal = os.fdopen(os.dup(saved), 'w')
+    try: yield terminal
+    finally:
+        sys.stderr.flush(); terminal.close()
+        os.dup2(saved, 2); os.close(saved)
+
 def run_chapters(profile: str = 'ci', chapters: list[str] | None = None, output_dir: Path | None = None,
                  root: Path | None = None, progress: bool = True, **overrides) -> list[Path]:
     "Execute `chapters` (default: all available) with papermill under `profile`; return the executed notebooks."
-    import papermill as pm
     root = Path(root or find_project_root())
     prof = load_profile(profile, root)
     available = available_chapters(root)
     todo = chapters or available
     missing = [c for c in todo if c not in available]
     if missing: raise ValueError(f"no notebook for chapters {missing}; available: {available}")
-    out_dir = Path(output_dir) if output_dir else None
     if not todo: print(f"[{profile}] no chapter notebooks in {root/'nbs'}", flush=True)
-    done = []
-    for chapter in todo:
-        params = chapter_parameters(prof, chapter, root, **overrides)
-        cfg = Config(data_dir=params.get('data_dir', root/'data'), runs_dir=params.get('runs_dir', root/'runs'),
-                     preset=params.get('preset', 'ci'))
-        target = (out_dir or cfg.notebooks_dir)/f'{chapter}.ipynb'
-        target.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{profile}] {chapter} -> {target}", flush=True)
-        start = time.time()
-        pm.execute_notebook(str(root/'nbs'/f'{chapter}.ipynb'), str(target), parameters=params,
-                            cwd=str(root), kernel_name='python3', language='python', progress_bar=progress)
-        _publish_for_report(target, chapter, profile, cfg.preset, root)
-        print(f"[{profile}] {chapter} done in {time.time()-start:.0f} s", flush=True)
-        done.append(target)
-    return done
+    return [run_chapter(profile, prof, c, root, Path(output_dir) if output_dir else None, progress, **overrides)
+            for c in todo]
+
+def run_chapter(profile: str, prof: dict, chapter: str, root: Path, output_dir: Path | None = None,
+                progress: bool = True, **overrides) -> Path:
+    "Execute one chapter under the loaded profile `prof`; kernel warnings go to the run's log; `ChapterFailed` names the cell."
+    import papermill as pm
+    params = chapter_parameters(prof, chapter, root, **overrides)
+    cfg = Config(data_dir=params.get('data_dir', root/'data'), runs_dir=params.get('runs_dir', root/'runs'),
+                 preset=params.get('preset', 'ci'))
+    target = (output_dir or cfg.notebooks_dir)/f'{chapter}.ipynb'
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log, start = cfg.logs_dir/'chapters.log', time.time()
+    try:
+        with stderr_to(log) as terminal:
+            bar = {'file': terminal, 'desc': f'{chapter}', 'leave': False} if progress else False
+            pm.execute_notebook(str(root/'nbs'/f'{chapter}.ipynb'), str(target), parameters=params, cwd=str(root),
+                                kernel_name='python3', language='python', progress_bar=bar,
+                                execution_timeout=prof.get('execution_timeout'))
+    except Exception as e:
+        cell, line = failed_cell(target)
+        what = (f"{e.ename}: {e.evalue}" if isinstance(e, pm.PapermillExecutionError)
+                else f"{type(e).__name__}: {e}".strip().splitlines()[0])
+        where = f"at cell {cell} ({line})" if cell is not None else 'before any cell ran'
+        raise ChapterFailed(f"chapter {chapter} failed {where} after {time.time() - start:.0f} s: {what}; "
+                            f"executed notebook {target}, warnings in {log}") from e
+    _publish_for_report(target, chapter, profile, cfg.preset, root)
+    print(f"[{profile}] {chapter:<17} {time.time() - start:5.0f} s  {target}", flush=True)
+    return target
+
+# %% ../nbs/05_pipeline.ipynb #1f391ee0
+def _short(path: Path) -> str:
+    try: return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError: return str(path)
+
+def _model_line(cfg: Config) -> str:
+    path = cfg.tables_dir/'metrics.json'
+    if not path.exists(): return f"no evaluation yet ({_short(path)} missing)"
+    res = json.loads(path.read_text())
+    top1, m = res['metrics']['top-1'], res.get('model', {})
+    name = f"MoViNet-{m.get('model_id', '?').upper()} ({m.get('conv_type', '?')}, {m.get('resolution', '?')} px, {m.get('num_frames', '?')} frames)"
+    return (f"{name}: held-out top-1 {top1['value']:.3f} [95% CI {top1['boot_low']:.3f}, {top1['boot_high']:.3f}] "
+            f"over {res.get('clips', '?')} {res.get('split', 'test')} clips")
+
+def run_summary(profile: str, executed: list[Path], seconds: float, root: Path | None = None) -> str:
+    "What a run of the chapters made and where, as lines for the terminal."
+    root = Path(root or find_project_root())
+    prof = load_profile(profile, root)
+    params = chapter_parameters(prof, CHAPTERS[0], root)
+    cfg = Config(data_dir=params.get('data_dir', root/'data'), runs_dir=params.get('runs_dir', root/'runs'),
+                 preset=params.get('preset', 'ci'))
+    exports = sorted(p.name for p in (cfg.run_dir/'export').glob('*')) if (cfg.run_dir/'export').is_dir() else []
+    rows = [('model', _model_line(cfg)),
+            ('chapters', f"{len(executed)} executed notebooks in {_short(executed[0].parent) if executed else '-'}; "
+                         f"copies for the report in {_short(report_notebooks_dir(root))}"),
+            ('exports', f"{_short(cfg.run_dir/'export')}: {', '.join(exports[:6])}" if exports else 'none'),
+            ('report', f"crossfit-nb report --profile {profile}   (memoria and slides from the executed chapters)"),
+            ('app', f"crossfit-nb serve --preset {cfg.preset}   (then open http://127.0.0.1:8050)"),
+            ('warnings', f"library and kernel messages in {_short(cfg.logs_dir/'chapters.log')}")]
+    head = f"== crossfit-nb run --profile {profile}: {len(executed)} chapters in {seconds/60:.1f} min"
+    return '\n'.join([head, *(f"{k:<9} {v}" for k, v in rows)])

@@ -363,25 +363,25 @@ def make_dataset(records_dir: Path | str, split: str, batch_size: int = 8, train
 
 # %% ../nbs/20_preprocessing.ipynb #20ff9e9e
 def preprocess_command(
-        data_dir: Path = typer.Option(Path('data'), help='folder holding the datasets'),
-        preset: str = typer.Option('ci', help='dataset under data_dir (ci, demo, thesis)'),
+        data_dir: Optional[Path] = typer.Option(None, help='data folder (default: data, or $CROSSFIT_DATA_DIR)'),
+        preset: Optional[str] = typer.Option(None, help="dataset and run preset: ci, demo or thesis (default: ci, or $CROSSFIT_PRESET)"),
         records_dir: Optional[Path] = typer.Option(None, help='where records go (default <data_dir>/<preset>/records)'),
         num_frames: int = typer.Option(10, help='frames sampled per clip'),
         resolution: int = typer.Option(112, help='frame size in pixels: 112 (ci), 172 (A0/A1), 224 (A2, thesis)'),
         resize_mode: str = typer.Option('squash', help='squash (thesis), pad or crop'),
         split_method: str = typer.Option('group', help='group (by source video, stratified) or clip (thesis, random)'),
         test_size: float = typer.Option(0.2, help='fraction of clips for testing'),
-        seed: int = typer.Option(0, help='seed of the split and the shard order'),
+        seed: Optional[int] = typer.Option(None, help='seed of the split and the shard order (default: 0, or $CROSSFIT_SEED)'),
         encoding: str = typer.Option('jpeg', help='frame storage: jpeg or raw'),
         quality: int = typer.Option(80, help='JPEG quality'),
         chroma: str = typer.Option('4:4:4', help='JPEG colour resolution: 4:4:4, 4:2:2 or 4:2:0'),
         shard_size: int = typer.Option(256, help='clips per shard'),
         workers: int = typer.Option(2, help='threads decoding clips')):
     "Sample, split and write a dataset's clips as TFRecords with a dataset card."
-    cfg = Config(data_dir=data_dir, preset=preset)
+    cfg = Config.from_env(data_dir=data_dir, preset=preset, seed=seed)
     try:
         card = preprocess(cfg.dataset_dir, records_dir or cfg.records_dir, num_frames, resolution, resize_mode, split_method,
-                          test_size, seed, encoding, quality, chroma, None, shard_size, workers)
+                          test_size, cfg.seed, encoding, quality, chroma, None, shard_size, workers)
     except (FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)

@@ -27,7 +27,7 @@ from typing import Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
-from .core import check_choice, LABELS, LABEL_TO_ID, Config, atomic_path, normalize_label, probe_video, write_video
+from .core import parallel_map, check_choice, LABELS, LABEL_TO_ID, Config, atomic_path, normalize_label, probe_video, write_video
 
 # %% ../nbs/01_synthetic.ipynb #70439af0
 WIDTH, HEIGHT, FPS = 854, 480, 30.0
@@ -871,8 +871,6 @@ def _write_job(args) -> str:
 def generate_dataset(cfg: Config, preset: Optional[str] = None, seed: Optional[int] = None,
                      workers: Optional[int] = None, progress: bool = True) -> list[Path]:
     "Write the synthetic videos, annotations and ground truth of `preset` (default `cfg.preset`); skip finished ones."
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    import multiprocessing as mp
     from tqdm.auto import tqdm
     cfg = cfg.replace(preset=preset or cfg.preset, seed=cfg.seed if seed is None else int(seed))
     specs, x264 = workout_specs(cfg.preset), PRESETS[cfg.preset]['x264']
@@ -881,12 +879,7 @@ def generate_dataset(cfg: Config, preset: Optional[str] = None, seed: Optional[i
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f'synthetic {cfg.preset}', unit='video',
                disable=not progress)
     jobs = [(cfg, s, cfg.seed, x264) for s in todo]
-    if workers <= 1:
-        for j in jobs: _write_job(j); bar.update()
-    else:
-        ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-        with ProcessPoolExecutor(workers, mp_context=ctx) as ex:
-            for fut in as_completed([ex.submit(_write_job, j) for j in jobs]): fut.result(); bar.update()
+    for _ in parallel_map(_write_job, jobs, workers, what='synthetic video'): bar.update()
     bar.close()
     return [_paths(cfg, s['name'])[0] for s in specs]
 

@@ -356,14 +356,19 @@ def train_command(
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run in the same folder")] = True,
 ) -> dict:
     "Train a MoViNet on the preset's records: `crossfit-nb train`."
+    from crossfit_nb.modeling import CheckpointError
     config = Config.from_env(data_dir=data_dir, runs_dir=runs_dir, preset=preset, seed=seed)
-    cfg = train_config(profile, model_id=model_id, model_type=model_type, conv_type=conv_type, pretrained=pretrained,
-                       checkpoint=checkpoint, freeze=freeze, resolution=resolution, num_frames=num_frames,
-                       batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       learning_rate=learning_rate, label_smoothing=label_smoothing,
-                       mixed_precision=mixed_precision, seed=seed)
-    train_ds, val_ds = load_datasets(config.records_dir, cfg)
-    info = train(cfg, train_ds, val_ds, config.models_dir, resume=resume)
+    try:
+        cfg = train_config(profile, model_id=model_id, model_type=model_type, conv_type=conv_type, pretrained=pretrained,
+                           checkpoint=checkpoint, freeze=freeze, resolution=resolution, num_frames=num_frames,
+                           batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                           learning_rate=learning_rate, label_smoothing=label_smoothing,
+                           mixed_precision=mixed_precision, seed=seed)
+        train_ds, val_ds = load_datasets(config.records_dir, cfg)
+        info = train(cfg, train_ds, val_ds, config.models_dir, resume=resume)
+    except (FileNotFoundError, ValueError, CheckpointError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
     fig = plot_history(config.models_dir/'history.json')
     config.figures_dir.mkdir(parents=True, exist_ok=True)
     fig.write_html(config.figures_dir/'training_curves.html', include_plotlyjs='cdn')
