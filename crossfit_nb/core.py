@@ -26,7 +26,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'UnknownLabelError', 'normalize_label',
            'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'PoolStalled', 'parallel_map',
-           'VideoError', 'VideoInfo', 'probe_video', 'write_video', 'VideoReader', 'iter_frames', 'read_frames']
+           'VideoError', 'VideoInfo', 'upright', 'probe_video', 'write_video', 'VideoReader', 'iter_frames',
+           'read_frames']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -219,6 +220,7 @@ class VideoInfo:
     frame_count: int
     duration: float
     codec: str
+    rotation: int = 0          # degrees counter-clockwise a player turns the frames (phone videos); width/height as shown
 
 def _open(path: Path):
     if not path.exists(): raise VideoError(f"{path}: file not found")
@@ -243,8 +245,23 @@ def _info(container, path: Path) -> VideoInfo:
     try: count = stream.frames or _count_packets(container, stream)
     except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
     if count == 0 or fps <= 0: raise VideoError(f"{path}: video stream has no frames")
-    return VideoInfo(path, stream.codec_context.width, stream.codec_context.height, fps, int(count),
-                     count/fps, stream.codec_context.name)
+    rotation = _rotation(container, stream)
+    w, h = stream.codec_context.width, stream.codec_context.height
+    if rotation % 180: w, h = h, w
+    return VideoInfo(path, w, h, fps, int(count), count/fps, stream.codec_context.name, rotation)
+
+def _rotation(container, stream) -> int:
+    "The display rotation of the first frame (0, 90, 180 or 270), from the display matrix a phone writes."
+    try:
+        frame = next(container.decode(stream), None)
+        return int(round((frame.rotation if frame is not None else 0)/90))*90 % 360
+    except av.error.FFmpegError: return 0
+    finally: container.seek(0)
+
+def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
+    "`frame` turned by `rotation` degrees counter-clockwise, as a player shows it."
+    k = int(round(rotation/90)) % 4
+    return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
 
 def probe_video(path: Path | str) -> VideoInfo:
     "Geometry, frame rate, exact frame count and duration of the video at `path`."
@@ -278,35 +295,52 @@ def write_video(path: Path | str, frames: Iterable[np.ndarray], fps: float = 30.
     return path
 
 # %% ../nbs/00_core.ipynb #6845c354
-def _frame_index(frame, stream, start: float, fps: float) -> int:
-    return int(round((float(frame.pts*stream.time_base) - start)*fps)) if frame.pts is not None else -1
+def _presentation_order(container, stream) -> list[int]:
+    "The timestamps of the frames of `stream` in presentation order (from the packets; nothing is decoded)."
+    try: pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
+    except av.error.FFmpegError: pts = []
+    container.seek(0)
+    return pts
 
 class VideoReader:
     "An open video file: its `info`, and `read` for the frames at given indices, decoding only what they need."
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.container = _open(self.path)
-        try: self.info = _info(self.container, self.path)
+        try:
+            self.info = _info(self.container, self.path)
+            self.stream = self.container.streams.video[0]
+            self._pts = _presentation_order(self.container, self.stream)   # frame i is the i-th timestamp: exact at any frame rate
         except BaseException: self.container.close(); raise
-        self.stream = self.container.streams.video[0]
+        if self._pts and len(self._pts) != self.info.frame_count:
+            self.info = dataclasses.replace(self.info, frame_count=len(self._pts), duration=len(self._pts)/self.info.fps)
+        self._index = {t: i for i, t in enumerate(self._pts)}
         self.start = float((self.stream.start_time or 0)*self.stream.time_base)
         self._scaler = VideoReformatter()
+
+    def _position(self, item) -> int:
+        "The frame index of a packet or frame: its rank among the timestamps (fps arithmetic only when they are unknown)."
+        if item.pts is None: return -1
+        if self._index: return self._index.get(item.pts, -1)
+        return _frame_index(item, self.stream, self.start, self.info.fps)
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
     def close(self): self.container.close()
 
     def _rgb(self, frame, size) -> np.ndarray:
-        if size is None: return frame.to_ndarray(format='rgb24')
+        turn = self.info.rotation
+        if size is None: return upright(frame.to_ndarray(format='rgb24'), turn)
+        w, h = (size[1], size[0]) if turn % 180 else size   # scale the stored frame, then turn it upright
         # planar RGB output: swscale interpolates the colour planes in full (packed rgb24 output at a new size does not)
-        return self._scaler.reformat(frame, int(size[0]), int(size[1]), 'gbrp', interpolation='BILINEAR').to_ndarray()
+        return upright(self._scaler.reformat(frame, int(w), int(h), 'gbrp', interpolation='BILINEAR').to_ndarray(), turn)
 
     def _decoded(self, needed: set):
         "Frames in presentation order; packets of frames not in `needed` skip decoding when no other frame refers to them."
         codec = self.stream.codec_context
         try:
             for packet in self.container.demux(self.stream):
-                skip = packet.pts is not None and _frame_index(packet, self.stream, self.start, self.info.fps) not in needed
+                skip = packet.pts is not None and self._position(packet) not in needed
                 codec.skip_frame = 'NONREF' if skip else 'DEFAULT'
                 yield from packet.decode()
         finally: codec.skip_frame = 'DEFAULT'
@@ -314,6 +348,9 @@ class VideoReader:
     def read(self, indices: Sequence[int] | None = None, size: tuple[int, int] | None = None, seek_gap: int = 60) -> np.ndarray:
         "Frames at `indices` (default: all) as an [N,H,W,3] uint8 RGB array, scaled while decoding to `size` (width, height) if given."
         path, fps = self.path, self.info.fps
+        if getattr(self, '_used', False):   # a second read starts again from the top with a fresh decoder
+            self.container.seek(0); self.stream.codec_context.flush_buffers()
+        self._used = True
         try:
             if indices is None: return np.stack([self._rgb(f, size) for f in self.container.decode(self.stream)])
             indices = [int(i) for i in indices]
@@ -323,9 +360,10 @@ class VideoReader:
             while k < len(wanted):
                 target = wanted[k]   # seek to the keyframe before `target` (unless it is near the start), decode to it
                 if target > seek_gap:
-                    self.container.seek(int((self.start + target/fps)/self.stream.time_base), stream=self.stream, backward=True)
+                    at = self._pts[target] if self._pts else int((self.start + target/fps)/self.stream.time_base)
+                    self.container.seek(at, stream=self.stream, backward=True)
                 for frame in self._decoded(set(wanted[k:])):
-                    pos = _frame_index(frame, self.stream, self.start, fps)
+                    pos = self._position(frame)
                     while k < len(wanted) and wanted[k] < pos: k += 1   # frames the stream never showed
                     if k < len(wanted) and pos == wanted[k]:
                         got[pos] = self._rgb(frame, size); k += 1
@@ -341,7 +379,7 @@ def iter_frames(path: Path | str) -> Iterator[np.ndarray]:
     path = Path(path)
     with _open(path) as container:
         try:
-            for frame in container.decode(video=0): yield frame.to_ndarray(format='rgb24')
+            for frame in container.decode(video=0): yield upright(frame.to_ndarray(format='rgb24'), frame.rotation)
         except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
 
 def read_frames(path: Path | str, indices: Sequence[int] | None = None, seek_gap: int = 60, size: tuple[int, int] | None = None) -> np.ndarray:

@@ -33,9 +33,10 @@ from .core import (LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, a
 # %% auto #0
 __all__ = ['DEFAULT_FORMAT', 'MANIFEST_VERSION', 'MANIFEST_COLUMNS', 'read_url_list', 'serve_directory', 'download_video',
            'load_download_index', 'download_videos', 'slugify', 'clip_id_for', 'AnnotationError', 'parse_annotation',
-           'manifest_entry', 'read_manifest', 'merge_entries', 'load_manifest', 'cut_clips', 'verify_clip',
-           'ExtractionResult', 'annotation_files', 'clip_is_current', 'extract_dataset', 'dataset_table',
-           'class_balance_figure', 'make_previews', 'download_command', 'extract_command']
+           'manifest_entry', 'read_manifest', 'follow_annotations', 'remove_stale_clips', 'merge_entries',
+           'load_manifest', 'cut_clips', 'verify_clip', 'ExtractionResult', 'annotation_files', 'clip_is_current',
+           'extract_dataset', 'dataset_table', 'class_balance_figure', 'make_previews', 'download_command',
+           'extract_command']
 
 # %% ../nbs/10_extraction.ipynb #be00ef11
 DEFAULT_FORMAT = 'bv[height<=480][ext=mp4]/b[height<=?480][ext=mp4]'
@@ -206,7 +207,8 @@ def parse_annotation(path: Path | str, videos_dir: Path | str | None = None) -> 
     try:
         ann = json.loads(path.read_text())
         if not isinstance(ann, dict): raise AnnotationError(f'expected a JSON object, got {type(ann).__name__}')
-        tags = ann.get('tags', [])
+        if 'tags' not in ann: raise AnnotationError("no 'tags' list: not a Supervisely video annotation")
+        tags = ann['tags']
         if not isinstance(tags, list): raise AnnotationError(f"'tags' must be a list, got {type(tags).__name__}")
         video = _find_video(ann, path, videos_dir)
         info = probe_video(video)
@@ -253,7 +255,27 @@ def read_manifest(path: Path | str) -> dict:
     except json.JSONDecodeError as e: raise ValueError(f"{path}: broken manifest ({e})") from None
     if manifest.get('format_version') != MANIFEST_VERSION:
         raise ValueError(f"{path}: manifest format {manifest.get('format_version')!r}, expected {MANIFEST_VERSION}")
+    if not isinstance(manifest.get('clips'), list): raise ValueError(f"{path}: broken manifest (no 'clips' list)")
     return manifest
+
+def follow_annotations(old: Sequence[dict], new: Sequence[dict], reread: set[str], root: Path) -> tuple[list[dict], list[dict]]:
+    "`old` entries split into those still backed by their annotation and the stale ones (tag edited, relabelled or deleted; annotation gone)."
+    by_id, keep, stale = {e['clip_id']: e for e in new}, [], []
+    for e in old:
+        if e['annotation'] in reread:
+            now = by_id.get(e['clip_id'])
+            ok = now is not None and now['annotation'] == e['annotation'] and now['label'] == e['label']
+        else: ok = _abs(root, e['annotation']).exists()
+        (keep if ok else stale).append(e)
+    return keep, stale
+
+def remove_stale_clips(stale: Sequence[dict], entries: Sequence[dict], root: Path) -> int:
+    "Delete the clip files of the `stale` entries that no entry of `entries` uses; how many were deleted."
+    used, n = {e['clip_path'] for e in entries}, 0
+    for e in stale:
+        clip = root/e['clip_path']
+        if e['clip_path'] not in used and clip.exists(): clip.unlink(); n += 1
+    return n
 
 def merge_entries(old: Sequence[dict], new: Sequence[dict], overwrite: bool = False) -> tuple[list[dict], list[dict]]:
     "Entries of `old` and `new` by clip_id, and the conflicts (changed entries kept old unless `overwrite`)."
@@ -368,6 +390,7 @@ class ExtractionResult:
     cut: int = 0
     up_to_date: int = 0
     seconds: float = 0.0
+    removed: int = 0          # stale entries dropped: their tag was edited, relabelled or deleted
 
     @property
     def clips(self) -> pd.DataFrame:
@@ -376,7 +399,8 @@ class ExtractionResult:
 
     def summary(self) -> str:
         "One line: clips, cut, up to date, problems, time."
-        return (f"{len(self.manifest['clips'])} clips ({self.cut} cut, {self.up_to_date} up to date), "
+        return (f"{len(self.manifest['clips'])} clips ({self.cut} cut, {self.up_to_date} up to date"
+                + (f", {self.removed} stale removed" if self.removed else '') + "), "
                 f"{len(self.errors)} problems, {self.seconds:.1f} s -> {self.manifest_path}")
 
 def annotation_files(annotations: Path | str | Sequence[Path | str]) -> list[Path]:
@@ -420,10 +444,11 @@ def extract_dataset(annotations: Path | str | Sequence[Path | str], videos_dir: 
     manifest_path = root/'manifest.json'
     root.mkdir(parents=True, exist_ok=True)
     old = read_manifest(manifest_path)
-    files, reps, errors = annotation_files(annotations), [], []
+    files, reps, errors, reread = annotation_files(annotations), [], [], set()
     for f in tqdm(files, desc='annotations', unit='file', disable=not progress):
         r, p = parse_annotation(f, videos_dir)
         reps += r; errors += p
+        if r or not p: reread.add(_rel(f, root))     # a file that could not be read keeps its old entries
     new, seen = [], {}
     for rep in reps:
         if rep['clip_id'] in seen:
@@ -434,8 +459,10 @@ def extract_dataset(annotations: Path | str | Sequence[Path | str], videos_dir: 
             continue
         seen[rep['clip_id']] = rep
         new.append(manifest_entry(rep, root))
-    entries, conflicts = merge_entries(old['clips'], new, overwrite)
+    current, stale = follow_annotations(old['clips'], new, reread, root)
+    entries, conflicts = merge_entries(current, new, overwrite)
     errors += conflicts
+    remove_stale_clips(old['clips'], entries, root)    # stale entries' clips, and clips that `overwrite` moved
     todo, up_to_date = {}, 0
     for e in entries:
         clip, video = root/e['clip_path'], _abs(root, e['video_path'])
@@ -449,7 +476,7 @@ def extract_dataset(annotations: Path | str | Sequence[Path | str], videos_dir: 
     manifest = {'format_version': MANIFEST_VERSION, 'clips': kept, 'sources': sources, 'errors': errors}
     _write_json(manifest_path, manifest)
     return ExtractionResult(manifest_path, manifest, errors, sum(map(len, todo.values())) - len(failed),
-                            up_to_date, time.time() - start_time)
+                            up_to_date, time.time() - start_time, len(stale))
 
 # %% ../nbs/10_extraction.ipynb #4006705a
 def dataset_table(clips: pd.DataFrame) -> pd.DataFrame:

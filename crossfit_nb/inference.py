@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -22,7 +23,8 @@ from .preprocessing import RESIZE_MODES, sample_clip
 
 # %% auto #0
 __all__ = ['MAX_VIDEO_BYTES', 'MODEL_INFO', 'check_size', 'check_video', 'softmax', 'Prediction', 'top_k', 'ModelError',
-           'TFLiteRunner', 'SavedModelRunner', 'model_sidecar', 'Classifier', 'StreamClassifier', 'example_clips']
+           'TFLiteRunner', 'SavedModelRunner', 'upload_name', 'model_sidecar', 'Classifier', 'StreamClassifier',
+           'example_clips']
 
 # %% ../nbs/52_inference.ipynb #aebb8dd8
 MAX_VIDEO_BYTES = 50*2**20   # uploads above this are refused (the thesis' clips are ~0.3 MB)
@@ -129,6 +131,12 @@ class SavedModelRunner:
         x = self._tf.constant(np.asarray(clip, np.float32)[None])
         return self.fn(**{self.input_name: x})[self.output_name].numpy()[0]
 
+# %% ../nbs/52_inference.ipynb #f76049af
+def upload_name(name: str | None, default: str = 'upload') -> str:
+    "A user-supplied file name made safe to show and to derive a temporary file from."
+    name = re.sub(r'[\x00-\x1f\x7f/\\]', '', str(name or '')).strip()[:120]
+    return name or default
+
 # %% ../nbs/52_inference.ipynb #da37135e
 MODEL_INFO = 'model_info.json'
 
@@ -201,10 +209,11 @@ class Classifier:
                           name or str(video))
 
     def _predict_bytes(self, data: bytes, k: int, name: str | None) -> Prediction:
-        name = name or 'upload'
+        name = upload_name(name)
         if len(data) > self.max_bytes:
             raise VideoError(f"{name}: file too large ({_mb(len(data))}; the limit is {_mb(self.max_bytes)})")
-        fd, tmp = tempfile.mkstemp(suffix=Path(name).suffix or '.mp4', prefix='crossfit-upload-')
+        suffix = Path(name).suffix if re.fullmatch(r'\.[A-Za-z0-9]{1,8}', Path(name).suffix) else '.mp4'
+        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix='crossfit-upload-')
         try:
             with os.fdopen(fd, 'wb') as f: f.write(data)
             try: return self.predict(tmp, k, name)

@@ -69,6 +69,7 @@ def event_payload(event) -> dict:
     "The payload of a Lambda `event`: the event itself, or the JSON body of an HTTP event."
     if not isinstance(event, dict) or 'body' not in event: return event
     body = event['body'] or ''
+    if isinstance(body, dict): return body          # the console's test events carry the body as an object
     try:
         if event.get('isBase64Encoded'): body = base64.b64decode(body).decode()
         return json.loads(body)

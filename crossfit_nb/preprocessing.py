@@ -174,7 +174,7 @@ def clip_example(frames: list[bytes], row: dict, indices, frame_count: int, fps:
         'frames': b(frames), 'label': b([row['label'].encode()]), 'class_id': i([int(row['class_id'])]),
         'clip_id': b([str(row['clip_id']).encode()]), 'source_video': b([str(row['source_video']).encode()]),
         'frame_count': i([int(frame_count)]), 'fps': f([float(fps)]), 'frame_indices': i([int(k) for k in indices]),
-    })).SerializeToString()
+    })).SerializeToString(deterministic=True)   # same example, same bytes (map order fixed)
 
 def parse_example(serialized, card: dict) -> dict:
     "The tensors of one serialized clip record: `frames` uint8 [T,H,W,3] and the metadata."

@@ -197,3 +197,43 @@ def test_export_command_refuses_unknown_variants(tmp_path):
     assert r.exit_code == 2 and 'unknown variants' in r.output
     r = CliRunner().invoke(app, ['export', '--runs-dir', str(tmp_path), '--data-dir', str(tmp_path)])
     assert r.exit_code == 2 and 'no trained model' in r.output
+
+
+def test_lambda_accepts_a_body_that_is_already_an_object(tiny_models, clips, monkeypatch):
+    "The Lambda console's test event carries `body` as a JSON object, not a string."
+    from crossfit_nb import lambda_handler as lh
+    monkeypatch.setenv(lh.MODEL_ENV, str(tiny_models['tflite float32']))
+    monkeypatch.setattr(lh, '_classifier', None)
+    r = lh.handler({'body': {**_event(clips['good'][0]), 'top_k': 3}})
+    assert r['statusCode'] == 200 and len(json.loads(r['body'])['prediction']) == 3
+
+
+@pytest.mark.parametrize('name', ['a.mp\u0000', 'a.' + 'x'*300, '../../x.mp4', '\u0007.mp4'])
+def test_hostile_upload_names_get_an_answer_not_a_crash(clf, clips, tiny_models, monkeypatch, name):
+    "A file name from the user never reaches the operating system as it is (API, Dash upload, Lambda)."
+    from crossfit_nb import lambda_handler as lh
+    from crossfit_nb.webapp import classify_upload, create_app, data_url, running_app
+    good = clips['good'][0]
+    assert classify_upload(clf, data_url(good), name)['movement'] == clf.predict(good).label
+    monkeypatch.setenv(lh.MODEL_ENV, str(tiny_models['tflite float32']))
+    monkeypatch.setattr(lh, '_classifier', None)
+    assert lh.handler({**_event(good), 'name': name})['statusCode'] == 200
+    with running_app(create_app(clf, {'clip': good})) as url:
+        req = urllib.request.Request(f'{url}/api/predict', json.dumps({**_event(good), 'name': name}).encode(),
+                                     {'Content-Type': 'application/json'})
+        assert json.loads(urllib.request.urlopen(req, timeout=30).read())['prediction'][0][0] == clf.predict(good).label
+
+
+def test_variable_frame_rate_and_rotated_uploads(clf, clips, tmp_path, ffmpeg):
+    "Phone-like files: variable frame rate (frames dropped, timestamps kept) and a portrait display matrix."
+    src = clips['good'][2]
+    vfr, turned = tmp_path/'vfr.mp4', tmp_path/'turned.mp4'
+    subprocess.run([ffmpeg, '-loglevel', 'error', '-i', src, '-vf', r"select='not(eq(mod(n\,10)\,5))'",
+                    '-fps_mode', 'passthrough', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', vfr], check=True)
+    subprocess.run([ffmpeg, '-loglevel', 'error', '-i', src, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', turned], check=True)
+    for path in (vfr, turned):
+        pred = clf.predict(path)
+        assert len(pred.top) == 5 and abs(sum(pred.probabilities) - 1) < 1e-4
+        assert clf.predict(path.read_bytes(), name=path.name).top == pred.top
+    # the model sees the clip upright: the stored frames, sampled and scaled, then turned as a player turns them
+    assert np.array_equal(clf.sample(turned), np.rot90(clf.sample(src), 1, axes=(1, 2)))

@@ -123,14 +123,53 @@ def test_more_annotations_add_to_the_manifest_and_changes_need_overwrite(tmp_pat
     res = extract_dataset([ann/'y.mp4.json'], root/'videos', root, workers=1, progress=False)
     assert [c['clip_id'] for c in res.manifest['clips']] == ['x_000000_000009', 'y_000005_000015']
     assert res.manifest['sources'] == ['annotations/x.mp4.json', 'annotations/y.mp4.json']
-    (ann/'x.mp4.json').write_text(json.dumps(supervisely('x.mp4', [('deadlift', [0, 9])], 30)))
-    res = extract_dataset(ann, root/'videos', root, workers=1, progress=False)
+    # a second annotation file that claims the same rep with another label is a conflict: the old entry stays
+    (ann/'x-copy.mp4.json').write_text(json.dumps({**supervisely('x.mp4', [('deadlift', [0, 9])], 30)}))
+    res = extract_dataset([ann/'x-copy.mp4.json'], root/'videos', root, workers=1, progress=False)
     assert "clip x_000000_000009 is already in the manifest with other values (label 'ohs' -> 'deadlift')" \
         in res.errors[0]['message']
     assert load_manifest(root/'manifest.json').label.tolist() == ['ohs', 'ghd']
-    res = extract_dataset(ann, root/'videos', root, workers=1, overwrite=True, progress=False)
+    res = extract_dataset([ann/'x-copy.mp4.json'], root/'videos', root, workers=1, overwrite=True, progress=False)
     assert res.errors == [] and load_manifest(root/'manifest.json').label.tolist() == ['deadlift', 'ghd']
     assert (root/'clips/deadlift/x_000000_000009.mp4').exists()
+    assert not (root/'clips/ohs/x_000000_000009.mp4').exists()
+
+
+def test_the_manifest_follows_edited_relabelled_and_deleted_tags(tmp_path):
+    "The annotations are the truth: a re-read annotation replaces its entries, and its old clips go."
+    root = make_dataset(tmp_path, {'x.mp4': (90, 30, [('ohs', [0, 9]), ('ghd', [51, 77]), ('thruster', [80, 89])]),
+                                   'y.mp4': (30, 30, [('ghd', [5, 15])])})
+    ann = root/'annotations'
+    extract_dataset(ann, root/'videos', root, workers=2, progress=False)
+    # edit one range, relabel one tag, delete one tag
+    (ann/'x.mp4.json').write_text(json.dumps(supervisely('x.mp4', [('deadlift', [0, 9]), ('ghd', [51, 78])], 90)))
+    res = extract_dataset(ann, root/'videos', root, workers=2, progress=False)
+    df = load_manifest(root/'manifest.json')
+    assert res.errors == [] and res.removed == 3
+    assert sorted(zip(df.clip_id, df.label)) == [('x_000000_000009', 'deadlift'), ('x_000051_000078', 'ghd'),
+                                                 ('y_000005_000015', 'ghd')]
+    clips = sorted(p.relative_to(root).as_posix() for p in (root/'clips').rglob('*.mp4'))
+    assert clips == sorted(df.clip_path)            # no clip of an old tag is left on disk
+    assert frame_numbers(read_frames(root/'clips/ghd/x_000051_000078.mp4')) == list(range(51, 79))
+    # an annotation that cannot be read keeps its entries (and says why); a deleted one takes them away
+    (ann/'x.mp4.json').write_text('{broken')
+    res = extract_dataset(ann, root/'videos', root, workers=1, progress=False)
+    assert len(res.manifest['clips']) == 3 and 'broken JSON' in res.errors[0]['message']
+    (ann/'x.mp4.json').unlink()
+    res = extract_dataset(ann, root/'videos', root, workers=1, progress=False)
+    assert [c['clip_id'] for c in res.manifest['clips']] == ['y_000005_000015']
+    assert sorted(p.name for p in (root/'clips').rglob('*.mp4')) == ['y_000005_000015.mp4']
+
+
+def test_manifest_and_annotation_without_their_lists_are_named_errors(tmp_path):
+    root = make_dataset(tmp_path, {'x.mp4': (30, 30, [('ohs', [0, 9])])})
+    ann = json.loads((root/'annotations'/'x.mp4.json').read_text())
+    del ann['tags']
+    (root/'annotations'/'x.mp4.json').write_text(json.dumps(ann))
+    reps, problems = parse_annotation(root/'annotations'/'x.mp4.json', root/'videos')
+    assert reps == [] and "no 'tags' list" in problems[0]['message']
+    (root/'manifest.json').write_text(json.dumps({'format_version': 1}))
+    with pytest.raises(ValueError, match="no 'clips' list"): load_manifest(root/'manifest.json')
 
 
 def test_supervisely_project_layout_and_unknown_keys(tmp_path):
