@@ -160,7 +160,7 @@ def run_summary(profile: str, executed: list[Path], seconds: float, root: Path |
     params = chapter_parameters(prof, CHAPTERS[0], root)
     cfg = Config(data_dir=params.get('data_dir', root/'data'), runs_dir=params.get('runs_dir', root/'runs'),
                  preset=params.get('preset', 'ci'))
-    exports = sorted(p.name for p in (cfg.run_dir/'export').glob('*')) if (cfg.run_dir/'export').is_dir() else []
+    exports = sorted(p.name for p in (cfg.run_dir/'export').glob('*') if p.suffix != '.json' and not p.name.startswith('.'))
     rows = [('model', _model_line(cfg)),
             ('chapters', f"{len(executed)} executed notebooks in {_short(executed[0].parent) if executed else '-'}; "
                          f"copies for the report in {_short(report_notebooks_dir(root))}"),

@@ -143,3 +143,22 @@ def test_predict_top_k_out_of_range_is_a_usage_error(tmp_path, k):
     proc = run_cli('predict', tmp_path/'x.mp4', '--top-k', k, check=False)
     assert proc.returncode == 2
     assert 'top-k' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('sig', [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_preprocess_leaves_nothing_half_written_and_resumes(tmp_path, sig):
+    env = _env(tmp_path)
+    for step in ('synth', 'extract'):
+        assert subprocess.run([str(CLI), step], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    records = tmp_path/'d'/'ci'/'records'
+    _start_and_kill(['preprocess', '--resolution', '112', '--shard-size', '8'], tmp_path, env,
+                    lambda: records.exists() and any(records.rglob('*.tfrecord*')), sig, wait=240)
+    time.sleep(1)
+    assert _processes_mentioning(str(tmp_path)) == []
+    assert not (records/'dataset_card.json').exists()
+    done = subprocess.run([str(CLI), 'preprocess', '--resolution', '112', '--shard-size', '8'], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    card = json.loads((records/'dataset_card.json').read_text())
+    assert card['totals']['train'] + card['totals']['test'] == 72
+    assert _partials(records) == []
