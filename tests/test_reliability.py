@@ -162,3 +162,25 @@ def test_interrupted_preprocess_leaves_nothing_half_written_and_resumes(tmp_path
     card = json.loads((records/'dataset_card.json').read_text())
     assert card['totals']['train'] + card['totals']['test'] == 72
     assert _partials(records) == []
+
+
+def test_killed_training_resumes_from_its_last_epoch(tmp_path):
+    "SIGKILL after the first epoch's checkpoint: no process left, and the next `train` goes on from epoch 2."
+    env = _env(tmp_path)
+    for step in (['synth'], ['extract'], ['preprocess', '--resolution', '112']):
+        assert subprocess.run([str(CLI), *step], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    models = tmp_path/'r'/'ci'/'models'
+    args = ['train', '--epochs', '3', '--steps-per-epoch', '2', '--batch-size', '4', '--resolution', '112']
+    _start_and_kill(args, tmp_path, env, lambda: (models/'state.json').exists(), signal.SIGKILL, wait=600)
+    time.sleep(1)
+    assert _processes_mentioning(str(tmp_path)) == []
+    done_before = json.loads((models/'state.json').read_text())['completed_epochs']
+    assert 1 <= done_before < 3
+    assert json.loads((models/'train_info.json').read_text())['status'] == 'training'   # never taken as a finished run
+    done = subprocess.run([str(CLI), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    history = json.loads((models/'history.json').read_text())
+    assert [r['epoch'] for r in history] == [1, 2, 3]                  # no epoch trained twice, none lost
+    info = json.loads((models/'train_info.json').read_text())
+    assert info['status'] == 'complete' and info['completed_epochs'] == 3 and (models/'saved_model').is_dir()
+    assert _partials(models) == []
