@@ -317,6 +317,7 @@ class VideoReader:
         self._index = {t: i for i, t in enumerate(self._pts)}
         self.start = float((self.stream.start_time or 0)*self.stream.time_base)
         self._scaler = VideoReformatter()
+        self._used = False                 # a second read must start again from the top
 
     def _position(self, item) -> int:
         "The frame index of a packet or frame: its rank among the timestamps (fps arithmetic only when they are unknown)."
@@ -348,8 +349,7 @@ class VideoReader:
     def read(self, indices: Sequence[int] | None = None, size: tuple[int, int] | None = None, seek_gap: int = 60) -> np.ndarray:
         "Frames at `indices` (default: all) as an [N,H,W,3] uint8 RGB array, scaled while decoding to `size` (width, height) if given."
         path, fps = self.path, self.info.fps
-        if getattr(self, '_used', False):   # a second read starts again from the top with a fresh decoder
-            self.container.seek(0); self.stream.codec_context.flush_buffers()
+        if self._used: self.container.seek(0); self.stream.codec_context.flush_buffers()
         self._used = True
         try:
             if indices is None: return np.stack([self._rgb(f, size) for f in self.container.decode(self.stream)])

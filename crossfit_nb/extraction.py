@@ -269,10 +269,10 @@ def follow_annotations(old: Sequence[dict], new: Sequence[dict], reread: set[str
         (keep if ok else stale).append(e)
     return keep, stale
 
-def remove_stale_clips(stale: Sequence[dict], entries: Sequence[dict], root: Path) -> int:
-    "Delete the clip files of the `stale` entries that no entry of `entries` uses; how many were deleted."
+def remove_stale_clips(old: Sequence[dict], entries: Sequence[dict], root: Path) -> int:
+    "Delete the clip files of `old` entries that no entry of `entries` uses (stale or moved); how many were deleted."
     used, n = {e['clip_path'] for e in entries}, 0
-    for e in stale:
+    for e in old:
         clip = root/e['clip_path']
         if e['clip_path'] not in used and clip.exists(): clip.unlink(); n += 1
     return n
@@ -462,7 +462,7 @@ def extract_dataset(annotations: Path | str | Sequence[Path | str], videos_dir: 
     current, stale = follow_annotations(old['clips'], new, reread, root)
     entries, conflicts = merge_entries(current, new, overwrite)
     errors += conflicts
-    remove_stale_clips(old['clips'], entries, root)    # stale entries' clips, and clips that `overwrite` moved
+    remove_stale_clips(old['clips'], entries, root)
     todo, up_to_date = {}, 0
     for e in entries:
         clip, video = root/e['clip_path'], _abs(root, e['video_path'])

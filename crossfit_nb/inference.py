@@ -212,8 +212,9 @@ class Classifier:
         name = upload_name(name)
         if len(data) > self.max_bytes:
             raise VideoError(f"{name}: file too large ({_mb(len(data))}; the limit is {_mb(self.max_bytes)})")
-        suffix = Path(name).suffix if re.fullmatch(r'\.[A-Za-z0-9]{1,8}', Path(name).suffix) else '.mp4'
-        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix='crossfit-upload-')
+        suffix = Path(name).suffix
+        fd, tmp = tempfile.mkstemp(suffix=suffix if re.fullmatch(r'\.[A-Za-z0-9]{1,8}', suffix) else '.mp4',
+                                   prefix='crossfit-upload-')
         try:
             with os.fdopen(fd, 'wb') as f: f.write(data)
             try: return self.predict(tmp, k, name)

@@ -20,8 +20,8 @@ import yaml
 from .core import CHAPTERS, Config, find_project_root
 
 # %% auto #0
-__all__ = ['load_profile', 'chapter_parameters', 'available_chapters', 'report_notebooks_dir', 'ChapterFailed', 'failed_cell',
-           'stderr_to', 'run_chapters', 'run_chapter', 'run_summary']
+__all__ = ['load_profile', 'chapter_parameters', 'parameters_config', 'available_chapters', 'report_notebooks_dir',
+           'ChapterFailed', 'failed_cell', 'stderr_to', 'run_chapters', 'run_chapter', 'run_summary']
 
 # %% ../nbs/05_pipeline.ipynb #e99259f8
 def load_profile(name: str, root: Path | None = None) -> dict:
@@ -49,6 +49,11 @@ def chapter_parameters(profile: dict, chapter: str, root: Path | None = None, **
     for key in ('data_dir', 'runs_dir'):
         if key in params: params[key] = str((root/params[key]).resolve())
     return params
+
+def parameters_config(params: dict, root: Path) -> Config:
+    "The `Config` that a chapter's papermill parameters describe (folders relative to `root` unless absolute)."
+    return Config(data_dir=root/params.get('data_dir', 'data'), runs_dir=root/params.get('runs_dir', 'runs'),
+                  preset=params.get('preset') or 'ci', seed=int(params.get('seed', 0)))
 
 # %% ../nbs/05_pipeline.ipynb #fbec0fae
 def available_chapters(root: Path | None = None) -> list[str]:
@@ -117,8 +122,7 @@ def run_chapter(profile: str, prof: dict, chapter: str, root: Path, output_dir: 
     "Execute one chapter under the loaded profile `prof`; kernel warnings go to the run's log; `ChapterFailed` names the cell."
     import papermill as pm
     params = chapter_parameters(prof, chapter, root, **overrides)
-    cfg = Config(data_dir=params.get('data_dir', root/'data'), runs_dir=params.get('runs_dir', root/'runs'),
-                 preset=params.get('preset', 'ci'))
+    cfg = parameters_config(params, root)
     target = (output_dir or cfg.notebooks_dir)/f'{chapter}.ipynb'
     target.parent.mkdir(parents=True, exist_ok=True)
     log, start = cfg.logs_dir/'chapters.log', time.time()
@@ -157,9 +161,7 @@ def run_summary(profile: str, executed: list[Path], seconds: float, root: Path |
     "What a run of the chapters made and where, as lines for the terminal."
     root = Path(root or find_project_root())
     prof = load_profile(profile, root)
-    params = chapter_parameters(prof, CHAPTERS[0], root)
-    cfg = Config(data_dir=params.get('data_dir', root/'data'), runs_dir=params.get('runs_dir', root/'runs'),
-                 preset=params.get('preset', 'ci'))
+    cfg = parameters_config(chapter_parameters(prof, CHAPTERS[0], root), root)
     exports = sorted(p.name for p in (cfg.run_dir/'export').glob('*') if p.suffix != '.json' and not p.name.startswith('.'))
     rows = [('model', _model_line(cfg)),
             ('chapters', f"{len(executed)} executed notebooks in {_short(executed[0].parent) if executed else '-'}; "

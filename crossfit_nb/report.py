@@ -23,6 +23,7 @@ import yaml
 from fastcore.basics import AttrDict
 
 from .core import CHAPTERS, LABELS, Config, find_project_root
+from .pipeline import parameters_config
 
 # %% auto #0
 __all__ = ['CROSSREF_PREFIXES', 'PLACEHOLDERS', 'FACT_SOURCES', 'RENDER_PROFILES', 'cell_options', 'notebook_cells',
@@ -336,8 +337,7 @@ def chapter_config(chapter: str, root: Path | str | None = None) -> Config:
     root = Path(root or find_project_root())
     p = chapter_parameters_used(chapter, root)
     preset = p.get('preset') or run_index(root).get(chapter, {}).get('preset', 'ci')
-    return Config(data_dir=root/p.get('data_dir', 'data'), runs_dir=root/p.get('runs_dir', 'runs'), preset=preset,
-                  seed=int(p.get('seed', 0)))
+    return parameters_config({**p, 'preset': preset}, root)
 
 # %% ../nbs/60_report.ipynb #aa9a4b67
 def _read_json(path: Path, chapter: str, root: Path):
