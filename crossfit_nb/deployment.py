@@ -16,7 +16,8 @@ import typer
 from .core import Config, VideoError
 
 # %% auto #0
-__all__ = ['export_dir', 'default_model', 'load_trained', 'export_command', 'predict_command', 'serve_command']
+__all__ = ['SERVING_PRESETS', 'export_dir', 'default_model', 'serving_config', 'load_trained', 'export_command',
+           'predict_command', 'serve_command']
 
 # %% ../nbs/50_deployment.ipynb #f7fdd8ca
 def export_dir(cfg: Config) -> Path:
@@ -30,6 +31,18 @@ def default_model(cfg: Config) -> Path:
         if cand.exists(): return cand
     raise FileNotFoundError(f"{d}: no exported model; run `crossfit-nb export` (or the deployment chapter) "
                             "or pass --model")
+
+SERVING_PRESETS = ('demo', 'ci')   # the main command's model first, then the smoke run's
+
+def serving_config(**options) -> Config:
+    "The `Config` whose model the serving commands use: the preset given (option or $CROSSFIT_PRESET), else the first of `SERVING_PRESETS` with an export."
+    import os
+    cfg = Config.from_env(**options)
+    if options.get('preset') or os.environ.get('CROSSFIT_PRESET'): return cfg
+    for preset in SERVING_PRESETS:
+        d = export_dir(cfg.replace(preset=preset))
+        if (d/'model-float32.tflite').exists() or (d/'savedmodel').exists(): return cfg.replace(preset=preset)
+    return cfg.replace(preset=SERVING_PRESETS[0])
 
 def load_trained(model_dir: Path | str, records_dir: Path | str | None = None) -> tuple[object, dict]:
     "The trained Keras model in `model_dir` (or the newest below it) and its info, with the records' resize mode."
@@ -83,14 +96,14 @@ def _load_classifier(model: Optional[Path], cfg: Config, threads: int, max_mb: f
 
 def predict_command(
         clips: List[Path] = typer.Argument(..., help='video files to classify'),
-        model: Optional[Path] = typer.Option(None, help='.tflite file or SavedModel folder (default: runs/<preset>/export)'),
+        model: Optional[Path] = typer.Option(None, help='.tflite file or SavedModel folder (default: runs/<preset>/export; without --preset the demo model, else ci)'),
         top_k: int = typer.Option(5, min=1, max=9, help='movements to show per clip (1 to 9)'),
         json_output: bool = typer.Option(False, '--json', help='print JSON instead of text'),
         threads: int = typer.Option(1, help='TFLite threads'),
         runs_dir: Optional[Path] = typer.Option(None, help='runs folder (default: runs, or $CROSSFIT_RUNS_DIR)'),
         preset: Optional[str] = typer.Option(None, help="dataset and run preset: ci, demo or thesis (default: ci, or $CROSSFIT_PRESET)")):
     "Classify CrossFit clips: the top-k movements with probabilities and timings."
-    clf = _load_classifier(model, Config.from_env(runs_dir=runs_dir, preset=preset), threads)
+    clf = _load_classifier(model, serving_config(runs_dir=runs_dir, preset=preset), threads)
     results, failed = [], 0
     for clip in clips:
         try: pred = clf.predict(clip, top_k)
@@ -108,7 +121,7 @@ def predict_command(
     if failed: raise typer.Exit(1)
 
 def serve_command(
-        model: Optional[Path] = typer.Option(None, help='.tflite file or SavedModel folder (default: runs/<preset>/export)'),
+        model: Optional[Path] = typer.Option(None, help='.tflite file or SavedModel folder (default: runs/<preset>/export; without --preset the demo model, else ci)'),
         host: str = typer.Option('127.0.0.1', help='address to listen on'),
         port: int = typer.Option(8050, help='port to listen on'),
         data_dir: Optional[Path] = typer.Option(None, help='data folder (default: data, or $CROSSFIT_DATA_DIR)'),
@@ -119,7 +132,7 @@ def serve_command(
     "Serve the Dash web app (upload or pick a clip, get its top-5 movements)."
     from crossfit_nb.inference import example_clips
     from crossfit_nb.webapp import create_app, serve
-    cfg = Config.from_env(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
+    cfg = serving_config(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
     clf = _load_classifier(model, cfg, threads, max_mb)
     typer.echo(f"model: {clf}")
     serve(create_app(clf, example_clips(cfg.dataset_dir)), host, port)

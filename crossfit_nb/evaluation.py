@@ -25,7 +25,8 @@ __all__ = ['META_COLUMNS', 'EVALUATION_LABELS', 'predictions_frame', 'probabilit
            'predict_split', 'predictions_path', 'top_k_hits', 'accuracy_metrics', 'bootstrap_intervals',
            'per_movement_report', 'confusion_table', 'correlation_table', 'correlation_notes', 'correct_probability',
            'confidence_table', 'top_predictions', 'hardest_clips', 'cell_options', 'check_notebook_labels',
-           'evaluation_tables', 'save_tables', 'clip_frames', 'evaluate', 'evaluate_command']
+           'evaluation_tables', 'save_tables', 'clip_frames', 'evaluate', 'evaluate_command', 'clip_predictions',
+           'factor_table', 'evaluate_factors']
 
 # %% ../nbs/40_evaluation.ipynb #aa467d3b
 META_COLUMNS: tuple[str, ...] = ('clip_id', 'video', 'label', 'predicted')
@@ -403,3 +404,53 @@ def evaluate_command(
     for name, r in m.iterrows():
         typer.echo(f"{name:>18}: {r.value:.4f}  (bootstrap 95% [{r.boot_low:.4f}, {r.boot_high:.4f}])")
     typer.echo(f"{len(res['predictions'])} clips; tables in {cfg.tables_dir}, figures in {cfg.figures_dir}")
+
+# %% ../nbs/40_evaluation.ipynb #9eb4a414
+def clip_predictions(clips: pd.DataFrame, predict_fn: Callable[[np.ndarray], np.ndarray], num_frames: int, resolution: int,
+                     resize_mode: str, batch_size: int = 8, progress: bool = True) -> pd.DataFrame:
+    "The predictions table of clip files (`clips` from `preprocessing.load_clips`), each sampled as serving samples it."
+    from crossfit_nb.preprocessing import sample_clip
+    def batches():
+        for s in range(0, len(clips), batch_size):
+            part = clips.iloc[s:s + batch_size]
+            yield {'frames': np.stack([sample_clip(p, num_frames, resolution, resize_mode) for p in part.path]),
+                   'label': part.class_id.to_numpy(), 'clip_id': part.clip_id.to_numpy(), 'video': part.source_video.to_numpy()}
+    return predict_table(batches(), predict_fn, progress=progress, total=-(-len(clips)//batch_size))
+
+def factor_table(df: pd.DataFrame, factors: Sequence[str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    "Top-1 with its bootstrap and Wilson 95% intervals and the clip count for each value of `factors` (one per clip of `df`)."
+    factors = pd.Series(list(factors), index=df.index)
+    rows = []
+    for f in dict.fromkeys(factors):
+        ci = bootstrap_intervals(df[factors == f], n_boot, seed).loc['top-1']
+        rows.append({'factor': f, 'clips': int(ci.clips), 'top-1': ci.value, 'boot_low': ci.boot_low, 'boot_high': ci.boot_high,
+                     'wilson_low': ci.wilson_low, 'wilson_high': ci.wilson_high})
+    return pd.DataFrame(rows).set_index('factor')
+
+# %% ../nbs/40_evaluation.ipynb #5b46b945
+def evaluate_factors(cfg: Config, model_dir: Path | str | None = None, videos_per_workout: int = 2, reps: int = 4,
+                     n_boot: int = 1000, workers: int | None = None, progress: bool = True) -> dict:
+    "Write, cut and classify the factor videos of `videos_per_workout` training videos per workout; the predictions and the table."
+    from crossfit_nb.extraction import extract_dataset
+    from crossfit_nb.preprocessing import load_clips, read_card
+    from crossfit_nb.synthetic import PRESETS, factor_specs, write_videos
+    from crossfit_nb.training import training_videos
+    card = read_card(cfg.records_dir)
+    predict_fn, info = load_model(model_dir or cfg.models_dir)
+    trained_on = info.get('config', {}).get('videos_per_workout')
+    bases = training_videos(card, min(videos_per_workout, trained_on or videos_per_workout))
+    fcfg = cfg.replace(preset=f'{cfg.preset}-factors')
+    specs = factor_specs(bases, cfg.preset, reps=reps)
+    write_videos(fcfg, specs, PRESETS[cfg.preset]['x264'], workers, progress)
+    extract_dataset(fcfg.annotations_dir, fcfg.videos_dir, fcfg.dataset_dir, workers=workers or 2, progress=progress)
+    clips = load_clips(fcfg.dataset_dir)
+    factor_of = {f"{s['name']}.mp4": s['factor'] for s in specs}
+    clips = clips[clips.source_video.isin(factor_of)].reset_index(drop=True)
+    preds = clip_predictions(clips, predict_fn, info['num_frames'], info['resolution'], card['sampling']['resize_mode'],
+                             progress=progress)
+    factors = preds.video.map(factor_of)
+    save_predictions(preds.assign(factor=factors), cfg.run_dir/'predictions'/'factors.csv')
+    table = factor_table(preds, factors, n_boot, cfg.seed)
+    cfg.tables_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cfg.tables_dir/'factors.csv') as tmp: table.to_csv(tmp)
+    return {'predictions': preds, 'factors': factors, 'table': table, 'base_videos': bases, 'dataset_dir': fcfg.dataset_dir}

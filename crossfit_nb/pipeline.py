@@ -154,8 +154,19 @@ def _model_line(cfg: Config) -> str:
     res = json.loads(path.read_text())
     top1, m = res['metrics']['top-1'], res.get('model', {})
     name = f"MoViNet-{m.get('model_id', '?').upper()} ({m.get('conv_type', '?')}, {m.get('resolution', '?')} px, {m.get('num_frames', '?')} frames)"
+    support = cfg.tables_dir/'per_movement.csv'
+    fewest = (f", at least {min(int(float(r['support'])) for r in _csv_rows(support))} of each movement" if support.exists() else '')
     return (f"{name}: held-out top-1 {top1['value']:.3f} [95% CI {top1['boot_low']:.3f}, {top1['boot_high']:.3f}] "
-            f"over {res.get('clips', '?')} {res.get('split', 'test')} clips")
+            f"over {res.get('clips', '?')} {res.get('split', 'test')} clips{fewest}")
+
+def _factors_line(cfg: Config) -> str | None:
+    path = cfg.tables_dir/'factors.csv'
+    if not path.exists(): return None
+    return 'top-1 with one factor of a training video changed: ' + ', '.join(f"{r['factor']} {float(r['top-1']):.2f}" for r in _csv_rows(path))
+
+def _csv_rows(path: Path) -> list[dict]:
+    import csv
+    with open(path, newline='') as f: return list(csv.DictReader(f))
 
 def run_summary(profile: str, executed: list[Path], seconds: float, root: Path | None = None) -> str:
     "What a run of the chapters made and where, as lines for the terminal."
@@ -163,7 +174,7 @@ def run_summary(profile: str, executed: list[Path], seconds: float, root: Path |
     prof = load_profile(profile, root)
     cfg = parameters_config(chapter_parameters(prof, CHAPTERS[0], root), root)
     exports = sorted(p.name for p in (cfg.run_dir/'export').glob('*') if p.suffix != '.json' and not p.name.startswith('.'))
-    rows = [('model', _model_line(cfg)),
+    rows = [('model', _model_line(cfg)), *([('factors', _factors_line(cfg))] if _factors_line(cfg) else []),
             ('chapters', f"{len(executed)} executed notebooks in {_short(executed[0].parent) if executed else '-'}; "
                          f"copies for the report in {_short(report_notebooks_dir(root))}"),
             ('exports', f"{_short(cfg.run_dir/'export')}: {', '.join(exports[:6])}" if exports else 'none'),

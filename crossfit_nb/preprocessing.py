@@ -15,7 +15,7 @@ import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,10 +26,10 @@ from tqdm.auto import tqdm
 from .core import check_choice, LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path, normalize_label, VideoReader
 
 # %% auto #0
-__all__ = ['RESIZE_MODES', 'SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'sample_indices',
-           'scaled_size', 'fit_frames', 'sample_clip', 'load_clips', 'split_clips', 'shared_source_videos',
-           'encode_frames', 'encoding_costs', 'clip_example', 'parse_example', 'write_records', 'preprocess',
-           'read_card', 'make_dataset', 'preprocess_command']
+__all__ = ['RESIZE_MODES', 'SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'AUGMENTATIONS',
+           'sample_indices', 'scaled_size', 'fit_frames', 'motion_box', 'motion_crop', 'sample_clip', 'load_clips',
+           'split_clips', 'shared_source_videos', 'encode_frames', 'encoding_costs', 'clip_example', 'parse_example',
+           'write_records', 'preprocess', 'read_card', 'make_dataset', 'preprocess_command']
 
 # %% ../nbs/20_preprocessing.ipynb #12310707
 def sample_indices(frame_count: int, num_frames: int = 10) -> np.ndarray:
@@ -39,12 +39,13 @@ def sample_indices(frame_count: int, num_frames: int = 10) -> np.ndarray:
     return np.floor(np.linspace(0, frame_count - 1, num_frames) + 0.5).astype(np.int64)
 
 # %% ../nbs/20_preprocessing.ipynb #ad522a7c
-RESIZE_MODES = ('squash', 'pad', 'crop')
+RESIZE_MODES = ('squash', 'pad', 'crop', 'motion')
 
 def scaled_size(width: int, height: int, resolution: int, mode: str = 'squash') -> tuple[int, int]:
     "The (width, height) a `width`×`height` frame is scaled to before `fit_frames` makes it `resolution` square by `mode`."
     check_choice('resize mode', mode, RESIZE_MODES)
     if mode == 'squash': return resolution, resolution
+    if mode == 'motion': return width, height            # read whole: `motion_crop` picks the square
     scale = (min if mode == 'pad' else max)(resolution/height, resolution/width)
     return max(1, round(width*scale)), max(1, round(height*scale))
 
@@ -59,12 +60,36 @@ def fit_frames(frames: np.ndarray, resolution: int) -> np.ndarray:
     return out
 
 # %% ../nbs/20_preprocessing.ipynb #6c19dcd3
+def motion_box(frames: np.ndarray, margin: float = 1.4, min_side: float = 0.3) -> tuple[int, int, int]:
+    "The square (x, y, side) around what moves across `frames` [T,H,W,3] (a static camera: the athlete and the equipment), `margin` times its extent."
+    import cv2
+    t, h, w = frames.shape[:3]
+    small = np.stack([cv2.GaussianBlur(cv2.cvtColor(np.ascontiguousarray(f[::2, ::2]), cv2.COLOR_RGB2GRAY), (5, 5), 0)
+                      for f in frames]).astype(np.float32)
+    spread = small.std(0)
+    # sensor noise and a shaking camera move pixels by a few grey levels; a moving body by tens
+    ys, xs = np.nonzero(spread > max(8.0, 0.25*float(np.percentile(spread, 99.9))))
+    if t < 2 or len(xs) < 20: side = h                  # nothing moves: the centre square
+    else:
+        (x0, x1), (y0, y1) = 2*np.percentile(xs, [1, 99]), 2*np.percentile(ys, [1, 99])
+        side = int(round(min(max(max(x1 - x0, y1 - y0)*margin, min_side*h), h, w)))
+        cx, cy = (x0 + x1)/2, (y0 + y1)/2
+        return int(round(min(max(cx - side/2, 0), w - side))), int(round(min(max(cy - side/2, 0), h - side))), side
+    side = min(h, w)
+    return (w - side)//2, (h - side)//2, side
+
+def motion_crop(frames: np.ndarray, resolution: int) -> np.ndarray:
+    "`frames` cropped to their `motion_box` and resized to `resolution` square (area interpolation)."
+    import cv2
+    x, y, side = motion_box(frames)
+    return np.stack([cv2.resize(f[y:y + side, x:x + side], (resolution, resolution), interpolation=cv2.INTER_AREA) for f in frames])
+
 def _sample(path: Path, num_frames: int, resolution: int, resize_mode: str):
     with VideoReader(path) as video:
         info = video.info
         indices = sample_indices(info.frame_count, num_frames)
         frames = video.read(indices, size=scaled_size(info.width, info.height, resolution, resize_mode))
-    return fit_frames(frames, resolution), indices, info
+    return (motion_crop(frames, resolution) if resize_mode == 'motion' else fit_frames(frames, resolution)), indices, info
 
 def sample_clip(path: Path | str, num_frames: int = 10, resolution: int = 172, resize_mode: str = 'squash') -> np.ndarray:
     "The model input for the clip at `path`: `num_frames` equally spaced RGB frames, resized, float32 [T,H,W,3] in [0, 1]."
@@ -317,6 +342,8 @@ def read_card(records_dir: Path | str) -> dict:
     return json.loads(path.read_text())
 
 # %% ../nbs/20_preprocessing.ipynb #25b3055c
+AUGMENTATIONS = ('none', 'light', 'strong')
+
 def _resample(frames, card: dict, num_frames: int, jitter_seed=None):
     import tensorflow as tf
     stored = card['sampling']['num_frames']
@@ -325,16 +352,33 @@ def _resample(frames, card: dict, num_frames: int, jitter_seed=None):
         pos = tf.sort(tf.clip_by_value(pos + tf.random.stateless_uniform([num_frames], jitter_seed, -1, 2, tf.int32), 0, stored - 1))
     return tf.gather(frames, pos)
 
+def _augment_spatial(frames, key, resolution: int):
+    "One random crop (72-100% of the side, anywhere), a flip half the time, contrast, hue and saturation changes, the same for every frame."
+    import tensorflow as tf
+    k = tf.random.experimental.stateless_split(key, 6)
+    side = tf.cast(tf.round(tf.cast(tf.shape(frames)[1], tf.float32)*tf.random.stateless_uniform([], k[0], 0.72, 1.0)), tf.int32)
+    t = tf.shape(frames)[0]
+    frames = tf.image.stateless_random_crop(frames, tf.stack([t, side, side, 3]), k[1])
+    frames = tf.image.resize(frames, [resolution, resolution], antialias=True)
+    frames = tf.cond(tf.random.stateless_uniform([], k[2]) < 0.5, lambda: tf.reverse(frames, [2]), lambda: frames)
+    frames = tf.image.stateless_random_contrast(frames, 0.8, 1.2, k[3])
+    # hue and saturation: walls, floors and clothes come from small palettes, which a model could memorise
+    frames = tf.image.stateless_random_saturation(tf.clip_by_value(frames, 0., 1.), 0.6, 1.4, k[4])
+    return tf.image.stateless_random_hue(frames, 0.08, k[5])
+
 def make_dataset(records_dir: Path | str, split: str, batch_size: int = 8, training: bool = False, seed: int = 0,
-                 resolution: int | None = None, num_frames: int | None = None, augment: bool | None = None,
-                 shuffle_buffer: int = 512, repeat: bool = False, drop_remainder: bool = False, with_metadata: bool = False):
+                 resolution: int | None = None, num_frames: int | None = None, augment: bool | str | None = None,
+                 shuffle_buffer: int = 512, repeat: bool = False, drop_remainder: bool = False, with_metadata: bool = False,
+                 videos: Sequence[str] | None = None, labels: str = 'true'):
     "A tf.data pipeline over `split` of the records in `records_dir`: batches of (frames float32 [B,T,H,W,3] in [0, 1], label int32 [B])."
     import tensorflow as tf
     records_dir, card = Path(records_dir), read_card(records_dir)
     files = [str(records_dir/s['file']) for s in card['shards'] if s['split'] == split and s['num_examples']]
     if not files: raise ValueError(f"{records_dir}: no records for split {split!r}; splits with records: "
                                    f"{sorted({s['split'] for s in card['shards'] if s['num_examples']})}")
-    augment = training if augment is None else augment
+    augment = {None: 'light' if training else 'none', True: 'light', False: 'none'}.get(augment, augment)
+    check_choice('augmentation', augment, AUGMENTATIONS)
+    check_choice('labels', labels, ('true', 'shuffled'))
     stored_t, stored_r = card['sampling']['num_frames'], card['sampling']['resolution']
     num_frames, resolution = num_frames or stored_t, resolution or stored_r
     AUTO = tf.data.AUTOTUNE
@@ -342,19 +386,28 @@ def make_dataset(records_dir: Path | str, split: str, batch_size: int = 8, train
     if training: ds = ds.shuffle(len(files), seed=seed)
     ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=card['encoding']['compression'] or ''),
                        cycle_length=min(4, len(files)), num_parallel_calls=AUTO, deterministic=True)
+    if videos is not None:
+        keep = tf.constant(sorted(set(videos)) or [''], tf.string)
+        source = lambda s: tf.io.parse_single_example(s, {'source_video': tf.io.FixedLenFeature([], tf.string)})['source_video']
+        ds = ds.filter(lambda s: tf.reduce_any(tf.equal(source(s), keep)))
     if training: ds = ds.shuffle(shuffle_buffer, seed=seed)
     if repeat: ds = ds.repeat()
     ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
 
     def decode(serialized, rnd):
         ex = parse_example(serialized, card)
-        keys = tf.random.experimental.stateless_split(tf.cast(rnd, tf.int64), 2)
+        keys = tf.random.experimental.stateless_split(tf.cast(rnd, tf.int64), 3)
         frames = ex['frames']
-        if augment or num_frames != stored_t: frames = _resample(frames, card, num_frames, keys[0] if augment else None)
+        if augment != 'none' or num_frames != stored_t:
+            frames = _resample(frames, card, num_frames, keys[0] if augment != 'none' else None)
         frames = tf.cast(frames, tf.float32)/255.0
-        if resolution != stored_r: frames = tf.clip_by_value(tf.image.resize(frames, [resolution, resolution], antialias=True), 0., 1.)
-        if augment: frames = tf.clip_by_value(tf.image.stateless_random_brightness(frames, 0.1, keys[1]), 0., 1.)
+        if augment == 'strong': frames = _augment_spatial(frames, keys[2], resolution)
+        elif resolution != stored_r: frames = tf.image.resize(frames, [resolution, resolution], antialias=True)
+        if augment != 'none': frames = tf.image.stateless_random_brightness(frames, 0.1, keys[1])
+        frames = tf.clip_by_value(frames, 0., 1.)
         label = tf.cast(ex['class_id'], tf.int32)
+        # the control of a learning test: every clip keeps one random class, whatever it shows
+        if labels == 'shuffled': label = tf.cast(tf.strings.to_hash_bucket_strong(ex['clip_id'], len(LABELS), [seed, 1]), tf.int32)
         if not with_metadata: return frames, label
         return frames, label, {k: ex[k] for k in ('clip_id', 'label', 'source_video', 'frame_count', 'fps', 'frame_indices')}
 

@@ -495,7 +495,7 @@ def render_report(root: Path | str | None = None, quarto: str | None = None, pro
     return outputs
 
 def report_command(
-    profile: Annotated[str, typer.Option(help="profile in profiles/: 'ci' (fast) or 'thesis' (full scale)")] = 'ci',
+    profile: Annotated[str, typer.Option(help="profile in profiles/: 'demo' (the main command's), 'ci' (fast) or 'thesis' (full scale)")] = 'demo',
     skip_run: Annotated[bool, typer.Option('--skip-run', help='use the chapters already executed in runs/report')] = False,
     render: Annotated[bool, typer.Option(help='render with Quarto when it is installed')] = True):
     "Run the chapters, check the report (embeds, cross-references, citations, numbers) and render it with Quarto."

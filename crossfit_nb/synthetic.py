@@ -8,18 +8,19 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/synthetic.html.md"""
 __all__ = ['WIDTH', 'HEIGHT', 'FPS', 'MIN_REP_FRAMES', 'REP_FRAMES', 'KEYPOINT_NAMES', 'SKELETON', 'PY', 'PZ', 'PHI', 'AY', 'AZ',
            'WABS', 'ARM', 'REACH', 'WY', 'WZ', 'WX', 'KNEE', 'ELB', 'FLARE', 'YAW', 'SPLIT', 'HEADT', 'N_PARAMS',
            'PLATE_R', 'BAR_HALF', 'PLATE_X', 'PULLUP_Y', 'SHSPU_HANDS_Z', 'SHSPU_WALL_Z', 'BURPEE_Z',
-           'BARBELL_MOVEMENTS', 'MARGIN', 'WORKOUTS', 'PRESETS', 'Body', 'random_body', 'pose_params', 'two_bone_ik',
-           'skeleton', 'movement_keys', 'interp_params', 'movement_pose', 'Camera', 'random_camera', 'Scene',
-           'random_scene', 'station_to_world', 'render_background', 'FrameRenderer', 'workout_specs', 'plan_workout',
-           'world_pose', 'floor_bars', 'render_workout', 'supervisely_annotation', 'ground_truth', 'is_complete',
-           'write_workout', 'generate_dataset', 'synth_command', 'rep_frames', 'write_previews']
+           'BARBELL_MOVEMENTS', 'MARGIN', 'WORKOUTS', 'PRESETS', 'FACTORS', 'FACTOR_TEMPO', 'Body', 'random_body',
+           'pose_params', 'two_bone_ik', 'skeleton', 'movement_keys', 'interp_params', 'movement_pose', 'Camera',
+           'random_camera', 'Scene', 'random_scene', 'station_to_world', 'render_background', 'FrameRenderer',
+           'workout_specs', 'plan_workout', 'world_pose', 'floor_bars', 'render_workout', 'supervisely_annotation',
+           'ground_truth', 'is_complete', 'write_workout', 'generate_dataset', 'write_videos', 'factor_specs',
+           'factor_plan', 'synth_command', 'rep_frames', 'write_previews']
 
 # %% ../nbs/01_synthetic.ipynb #f148305b
 import json
 import math
 import os
 import zlib
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -663,7 +664,11 @@ PRESETS: dict[str, dict] = {
                        ('ci-d', ('thruster', 'chest-to-bar', 'double-unders'), (2,)),
                        ('ci-e', ('deadlift', 'shspu', 'power clean'), (2,)),
                        ('ci-f', ('ghd', 'ohs', 'bar-facing burpee'), (2,))], x264='ultrafast'),
-    'demo': dict(videos_per_workout=3, rounds=(5, 3), x264='ultrafast'),
+    # demo: many athletes, few reps each (a model trained on few athletes learns the athletes): 40 videos
+    # per workout, 3 reps of each movement; the grouped split keeps 8 videos (24 clips of each movement) for testing
+    'demo': dict(videos_per_workout=40, rounds=(3,), x264='ultrafast'),
+    # few-athletes: as many clips as demo from a quarter of the athletes (10 per workout, 12 reps each): an ablation row
+    'few-athletes': dict(videos_per_workout=10, rounds=(7, 5), x264='ultrafast'),
     'thesis': dict(videos_per_workout=20, rounds=(7, 5, 3), x264='ultrafast')}
 
 def workout_specs(preset: str) -> list[dict]:
@@ -683,12 +688,14 @@ def _rest_frames(m: str, rng: np.random.Generator) -> int:
     lo, hi = {'thruster': (1, 6), 'chest-to-bar': (2, 10)}.get(m, (3, 15))
     return int(rng.integers(lo, hi))
 
-def plan_workout(spec: dict, seed: int = 0) -> dict:
-    "A video's plan: its `scene` and contiguous `segments` (hold, rep or move), `reps` and `n_frames`."
+def plan_workout(spec: dict, seed: int = 0, scene: Optional[Scene] = None, tempo: Optional[float] = None) -> dict:
+    "A video's plan: its `scene` and contiguous `segments` (hold, rep or move), `reps` and `n_frames`; `scene` and `tempo` replace the drawn ones."
     rng = np.random.default_rng([seed, zlib.crc32(spec['name'].encode())])
     movements = [normalize_label(m) for m in spec['movements']]
-    scene = random_scene(rng, movements)
-    tempo, fatigue = float(rng.lognormal(0, 0.08)), float(rng.uniform(0.04, 0.2))
+    drawn = random_scene(rng, movements)      # drawn even when replaced, so the rest of the plan stays the same
+    scene = drawn if scene is None else scene
+    drawn_tempo, fatigue = float(rng.lognormal(0, 0.08)), float(rng.uniform(0.04, 0.2))
+    tempo = drawn_tempo if tempo is None else float(tempo)
     blocks = [(m, r) for r in spec['rounds'] for m in movements]
     total = {m: sum(r for mm, r in blocks if mm == m) for m in movements}
     done = {m: 0 for m in movements}
@@ -856,7 +863,7 @@ def is_complete(cfg: Config, name: str) -> bool:
 def write_workout(cfg: Config, spec: dict, seed: int = 0, x264: str = 'veryfast') -> Path:
     "Render and write one workout video, its ground-truth sidecar and its Supervisely annotation."
     cv2.setNumThreads(1)
-    plan = plan_workout(spec, seed)
+    plan = factor_plan(spec, seed) if 'factor' in spec else plan_workout(spec, seed)
     video, ann, gt = _paths(cfg, spec['name'])
     kps, vis = [], []
     write_video(video, render_workout(plan, kps, vis), fps=FPS, crf=plan['scene'].crf, preset=x264)
@@ -871,9 +878,13 @@ def _write_job(args) -> str:
 def generate_dataset(cfg: Config, preset: Optional[str] = None, seed: Optional[int] = None,
                      workers: Optional[int] = None, progress: bool = True) -> list[Path]:
     "Write the synthetic videos, annotations and ground truth of `preset` (default `cfg.preset`); skip finished ones."
-    from tqdm.auto import tqdm
     cfg = cfg.replace(preset=preset or cfg.preset, seed=cfg.seed if seed is None else int(seed))
-    specs, x264 = workout_specs(cfg.preset), PRESETS[cfg.preset]['x264']
+    return write_videos(cfg, workout_specs(cfg.preset), PRESETS[cfg.preset]['x264'], workers, progress)
+
+def write_videos(cfg: Config, specs: list[dict], x264: str = 'ultrafast', workers: Optional[int] = None,
+                 progress: bool = True) -> list[Path]:
+    "Write the videos of `specs` into the dataset of `cfg` on `workers` threads, skipping finished ones; their paths."
+    from tqdm.auto import tqdm
     todo = [s for s in specs if not is_complete(cfg, s['name'])]
     workers = min(os.cpu_count() or 1, len(todo)) if workers is None else max(1, min(workers, len(todo)))
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f'synthetic {cfg.preset}', unit='video',
@@ -882,6 +893,37 @@ def generate_dataset(cfg: Config, preset: Optional[str] = None, seed: Optional[i
     for _ in parallel_map(_write_job, jobs, workers, what='synthetic video'): bar.update()
     bar.close()
     return [_paths(cfg, s['name'])[0] for s in specs]
+
+# %% ../nbs/01_synthetic.ipynb #4188e7c9
+FACTORS: dict[str, tuple[str, ...]] = {
+    'athlete': ('body',), 'camera': ('camera', 'pan', 'shake'), 'background': ('wall', 'floor', 'wall_style', 'floor_style'),
+    'lighting': ('brightness', 'tint', 'noise'), 'tempo': (), 'seed': ()}
+FACTOR_TEMPO = (0.85, 1.17)   # tempo multipliers: about two standard deviations of the drawn tempo, slower and faster
+
+def factor_specs(base_videos: Sequence[str], preset: str, factors: Sequence[str] = ('none', *FACTORS), reps: int = 4) -> list[dict]:
+    "Specs of short factor videos: for each training video of `preset` in `base_videos`, one per factor, `reps` reps of each movement."
+    by_name = {s['name']: s for s in workout_specs(preset)}
+    out = []
+    for v, base in enumerate(base_videos):
+        name = Path(base).stem
+        if name not in by_name: raise ValueError(f"{base!r} is not a video of preset {preset!r}")
+        for f in factors:
+            check_choice('factor', f, ('none', *FACTORS))
+            out.append(dict(by_name[name], name=f'{name}_{f}', base=name, rounds=[int(reps)], factor=f, variant=v))
+    return out
+
+def factor_plan(spec: dict, seed: int = 0) -> dict:
+    "The plan of a factor video: its base training video's plan with `spec['factor']` drawn anew."
+    base_spec, f = {**spec, 'name': spec['base']}, spec['factor']
+    base = plan_workout(base_spec, seed)
+    other = plan_workout({**base_spec, 'name': f"{spec['base']}~{f}"}, seed)     # a fresh draw of everything
+    if f == 'none': plan = base
+    elif f == 'tempo': plan = plan_workout(base_spec, seed, tempo=base['tempo']*FACTOR_TEMPO[spec['variant'] % 2])
+    elif f == 'seed':
+        plan = plan_workout(base_spec, seed + 1000 + spec['variant'], tempo=base['tempo'],
+                            scene=replace(base['scene'], seed=other['scene'].seed))
+    else: plan = plan_workout(base_spec, seed, scene=replace(base['scene'], **{k: getattr(other['scene'], k) for k in FACTORS[f]}))
+    return {**plan, 'name': spec['name'], 'base': spec['base'], 'factor': f}
 
 # %% ../nbs/01_synthetic.ipynb #7cf0df48
 def synth_command(preset: Optional[str] = None, data_dir: Optional[Path] = None, seed: Optional[int] = None,

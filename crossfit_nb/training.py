@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ from .core import check_choice, LABELS, NUM_CLASSES, Config, atomic_path
 from .modeling import ModelSpec, build_classifier, build_model, model_spec
 
 # %% auto #0
-__all__ = ['PROFILES', 'TRAIN_INFO', 'get_strategy', 'precision_policy', 'TrainConfig', 'train_config', 'make_optimizer',
-           'make_loss', 'make_metrics', 'current_lr', 'load_datasets', 'count_batches', 'toy_dataset',
-           'export_saved_model', 'train', 'load_trained_model', 'load_serving', 'plot_history', 'train_command']
+__all__ = ['PROFILES', 'TRAIN_INFO', 'ABLATION_RECORD', 'get_strategy', 'precision_policy', 'TrainConfig', 'train_config',
+           'make_optimizer', 'make_loss', 'make_metrics', 'current_lr', 'load_datasets', 'training_videos',
+           'count_records', 'count_batches', 'toy_dataset', 'export_saved_model', 'train', 'load_trained_model',
+           'load_serving', 'plot_history', 'wilson_interval', 'ablation_rows', 'run_row', 'train_command']
 
 # %% ../nbs/30_training.ipynb #c2ad2253
 def get_strategy() -> tf.distribute.Strategy:
@@ -69,6 +71,7 @@ class TrainConfig:
     batch_size: int = 8
     epochs: int = 10
     steps_per_epoch: Optional[int] = None # None: one pass over the training set
+    optimizer: str = 'rmsprop'            # 'rmsprop' (thesis) or 'adam' (learning_rate, clipnorm; the RMSprop fields unused)
     learning_rate: float = 0.01
     rho: float = 0.9
     momentum: float = 0.9
@@ -77,6 +80,10 @@ class TrainConfig:
     label_smoothing: float = 0.1
     dropout_rate: float = 0.0
     norm_momentum: float = 0.99           # batch-norm moving averages; 0.9 settles within a short from-scratch run
+    augment: str = 'light'                # 'none', 'light' (frame jitter, brightness), 'strong' (+ crop, flip, contrast)
+    videos_per_workout: Optional[int] = None  # train on the first k training videos of each workout (None: all)
+    labels: str = 'true'                  # 'shuffled': each training clip gets a fixed random class (a learning test's control)
+    keep: str = 'last'                    # weights exported: 'last' epoch, or 'best' on the validation split
     mixed_precision: str = 'auto'
     seed: int = 0
 
@@ -90,6 +97,9 @@ class TrainConfig:
 PROFILES: dict[str, TrainConfig] = {
     'ci': TrainConfig(model_id='a0', model_type='base', conv_type='2plus1d', pretrained=False, freeze='full',
                       resolution=112, num_frames=8, batch_size=8, epochs=3, norm_momentum=0.9),
+    # the main command's model: measured in the ablation table below
+    'demo': TrainConfig(model_id='a0', model_type='base', conv_type='2plus1d', pretrained=False, freeze='full',
+                        resolution=112, num_frames=8, batch_size=8, epochs=10, norm_momentum=0.9, augment='strong'),
     'thesis': TrainConfig(model_id='a2', model_type='base', conv_type='3d', pretrained=True, freeze='head',
                           resolution=224, num_frames=10, batch_size=8, epochs=10),
 }
@@ -106,8 +116,10 @@ class _Float32CCE(tf_keras.losses.CategoricalCrossentropy):
         return super().call(tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32))
 
 def make_optimizer(cfg: TrainConfig, total_steps: int) -> tf_keras.optimizers.Optimizer:
-    "RMSprop with cosine decay from `cfg.learning_rate` over `total_steps`, the thesis recipe."
+    "`cfg.optimizer` (RMSprop, the thesis recipe, or Adam) with cosine decay from `cfg.learning_rate` over `total_steps`."
+    check_choice('optimizer', cfg.optimizer, ('rmsprop', 'adam'))
     schedule = tf_keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(1, total_steps))
+    if cfg.optimizer == 'adam': return tf_keras.optimizers.Adam(learning_rate=schedule, clipnorm=cfg.clipnorm)
     return tf_keras.optimizers.RMSprop(learning_rate=schedule, rho=cfg.rho, momentum=cfg.momentum,
                                        epsilon=cfg.epsilon, clipnorm=cfg.clipnorm)
 
@@ -135,12 +147,34 @@ def load_datasets(records_dir: str | Path, cfg: TrainConfig) -> tuple[tf.data.Da
         raise FileNotFoundError(f"{records_dir}: no TFRecords; run the preprocessing chapter (20) first")
     card = read_card(records_dir)
     kw = dict(batch_size=cfg.batch_size, resolution=cfg.resolution, num_frames=cfg.num_frames, seed=cfg.seed)
+    videos = None if cfg.videos_per_workout is None else training_videos(card, cfg.videos_per_workout)
     out = []
     for split, training in (('train', True), ('test', False)):
-        ds = make_dataset(records_dir, split, training=training, **kw)
-        n = sum(s['num_examples'] for s in card['shards'] if s['split'] == split)
+        ds = make_dataset(records_dir, split, training=training, augment=cfg.augment if training else 'none',
+                          videos=videos if training else None, labels=cfg.labels if training else 'true', **kw)
+        n = count_records(records_dir, split, videos if training else None)
         out.append(ds.apply(tf.data.experimental.assert_cardinality(math.ceil(n / cfg.batch_size))))
     return tuple(out)
+
+def training_videos(card: dict, per_workout: int | None = None) -> list[str]:
+    "The training split's source videos: all, or the first `per_workout` of each workout (names `<preset>_<workout>_<n>`)."
+    names = sorted(card['split']['source_videos']['train'])
+    if per_workout is None: return names
+    groups = {}
+    for n in names: groups.setdefault(re.sub(r'_\d+$', '', Path(n).stem), []).append(n)
+    return sorted(v for g in groups.values() for v in g[:per_workout])
+
+def count_records(records_dir: str | Path, split: str, videos: list[str] | None = None) -> int:
+    "How many clips of `split` the records hold (of `videos` only, when given: read without decoding frames)."
+    from crossfit_nb.preprocessing import read_card
+    card = read_card(records_dir)
+    shards = [s for s in card['shards'] if s['split'] == split and s['num_examples']]
+    if videos is None: return sum(s['num_examples'] for s in shards)
+    ds = tf.data.TFRecordDataset([str(Path(records_dir)/s['file']) for s in shards],
+                                 compression_type=card['encoding']['compression'] or '')
+    source = ds.map(lambda s: tf.io.parse_single_example(s, {'source_video': tf.io.FixedLenFeature([], tf.string)})['source_video'])
+    keep = set(videos)
+    return sum(1 for v in source.as_numpy_iterator() if v.decode() in keep)
 
 def _one_hot(frames, label): return frames, tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES)
 
@@ -181,8 +215,9 @@ def _write_history(out_dir: Path, history: list[dict]) -> None:
 
 class _EpochEnd(tf_keras.callbacks.Callback):
     "Per epoch: record history, keep the best weights (validation top-1), then checkpoint."
-    def __init__(self, out_dir, manager, epoch_var, history, best, monitor, stop_after=None):
+    def __init__(self, out_dir, manager, epoch_var, history, best, monitor, stop_after=None, save_best=True):
         super().__init__()
+        self.save_best = save_best
         self.out_dir, self.manager, self.epoch_var = out_dir, manager, epoch_var
         self.history, self.best, self.monitor, self.stop_after = history, best, monitor, stop_after
     def on_epoch_end(self, epoch, logs=None):
@@ -192,7 +227,7 @@ class _EpochEnd(tf_keras.callbacks.Callback):
         score = row.get(self.monitor, row.get('top1'))
         if score is not None and (self.best['value'] is None or score > self.best['value']):
             self.best.update(value=score, epoch=epoch + 1)
-            tf.train.Checkpoint(model=self.model).write(str(self.out_dir/'best'/'weights'))
+            if self.save_best: tf.train.Checkpoint(model=self.model).write(str(self.out_dir/'best'/'weights'))
         _write_history(self.out_dir, self.history)
         self.epoch_var.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
@@ -236,7 +271,7 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
             raise ValueError(f"{out_dir} holds a run with another configuration ({old}); use another folder "
                              f"or resume=False to start over")
     elif not resume or not tf.train.latest_checkpoint(str(ckpt_dir)):
-        for p in ('checkpoints', 'best', 'logs', 'saved_model', 'history.json', 'history.csv', 'state.json'):
+        for p in ('checkpoints', 'best', 'last', 'logs', 'saved_model', 'history.json', 'history.csv', 'state.json'):
             q = out_dir/p
             shutil.rmtree(q) if q.is_dir() else q.unlink(missing_ok=True)
 
@@ -272,7 +307,7 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
                                 'spec': spec.to_dict(), 'model': model_info})
         monitor = 'val_top1' if val_data is not None else 'top1'
         callbacks = [tf_keras.callbacks.TensorBoard(str(out_dir/'logs'), update_freq='epoch', profile_batch=0),
-                     _EpochEnd(out_dir, manager, epoch_var, history, best, monitor, stop_after_epoch)]
+                     _EpochEnd(out_dir, manager, epoch_var, history, best, monitor, stop_after_epoch, cfg.keep == 'best')]
         t0 = time.time()
         if initial_epoch < cfg.epochs:
             model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
@@ -288,11 +323,13 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
                 'replicas': strategy.num_replicas_in_sync, 'train_seconds_this_session': round(train_seconds, 1),
                 'status': 'complete' if completed >= cfg.epochs else 'interrupted'}
         if completed >= cfg.epochs:
-            if (out_dir/'best'/'weights.index').exists():
+            # 'best' picks an epoch by the validation split, so that split must not be the test split
+            kept = 'best' if cfg.keep == 'best' and (out_dir/'best'/'weights.index').exists() else 'last'
+            if kept == 'best':
                 tf.train.Checkpoint(model=model).read(str(out_dir/'best'/'weights')).assert_existing_objects_matched()
+            else: tf.train.Checkpoint(model=model).write(str(out_dir/'last'/'weights'))
             export_saved_model(model, out_dir/'saved_model', cfg.num_frames, cfg.resolution)
-            info['saved_model'] = 'saved_model'
-            info['best_weights'] = 'best/weights'
+            info.update(saved_model='saved_model', weights=f'{kept}/weights', kept_epoch=best['epoch'] if kept == 'best' else completed)
         _write_json(info_path, info)
         return info
     finally:
@@ -300,12 +337,12 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
 
 # %% ../nbs/30_training.ipynb #81404315
 def load_trained_model(out_dir: str | Path) -> tuple[tf_keras.Model, dict]:
-    "The trained Keras model (best weights, asserted) of the run in `out_dir`, and its train_info."
+    "The trained Keras model (its kept weights, asserted) of the run in `out_dir`, and its train_info."
     out_dir = Path(out_dir)
     info = json.loads((out_dir/TRAIN_INFO).read_text())
     spec = ModelSpec(**info['spec'])
     model = build_classifier(spec, len(info['labels']), info['num_frames'], info['resolution'])
-    tf.train.Checkpoint(model=model).read(str(out_dir/info['best_weights'])).expect_partial().assert_existing_objects_matched()
+    tf.train.Checkpoint(model=model).read(str(out_dir/info.get('weights', info.get('best_weights')))).expect_partial().assert_existing_objects_matched()
     return model, info
 
 def load_serving(out_dir: str | Path):
@@ -332,6 +369,35 @@ def plot_history(history: list[dict] | str | Path, title: str = 'Curvas de entre
     fig.update_layout(title=title, height=380, template='plotly_white')
     return fig
 
+# %% ../nbs/30_training.ipynb #f865914d
+ABLATION_RECORD = 'demo-ablation.json'   # in the project's profiles/ folder
+
+def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    "The Wilson score 95% interval of a proportion `hits`/`n`."
+    if n <= 0: return (float('nan'), float('nan'))
+    p = hits/n
+    centre, half = (p + z*z/(2*n))/(1 + z*z/n), z*math.sqrt(p*(1 - p)/n + z*z/(4*n*n))/(1 + z*z/n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+def ablation_rows(path: str | Path) -> list[dict]:
+    "The recorded ablation runs of `path`, each with its held-out top-1 and Wilson interval."
+    rows = json.loads(Path(path).read_text())['rows']
+    for r in rows:
+        r['top1'] = r['test_correct']/r['test_clips']
+        r['low'], r['high'] = wilson_interval(r['test_correct'], r['test_clips'])
+    return rows
+
+def run_row(info: dict, history: list[dict], test_clips: int, data: str, athletes: int, resize: str) -> dict:
+    "This run as an ablation row: its last epoch's held-out top-1 (and interval) and minutes."
+    last, c = history[-1], info['config']
+    hits = int(round(last['val_top1']*test_clips))
+    low, high = wilson_interval(hits, test_clips)
+    return {'name': 'this run', 'data': data, 'athletes': athletes, 'resize': resize, 'resolution': c['resolution'],
+            'frames': c['num_frames'], 'epochs': c['epochs'], 'augment': c['augment'], 'optimizer': c['optimizer'],
+            'init': 'Kinetics-600' if c['pretrained'] else 'scratch', 'train_top1': last.get('top1'),
+            'test_clips': test_clips, 'test_correct': hits, 'top1': hits/test_clips, 'low': low, 'high': high,
+            'minutes': info.get('train_seconds_this_session', float('nan'))/60}
+
 # %% ../nbs/30_training.ipynb #4d78d74e
 def train_command(
     profile: Annotated[str, typer.Option(help="Profile: 'ci' (fast CPU) or 'thesis' (A2, 224 px, 10 epochs)")] = 'ci',
@@ -352,6 +418,11 @@ def train_command(
     learning_rate: Annotated[Optional[float], typer.Option(help="Initial learning rate (cosine decay)")] = None,
     label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing")] = None,
     mixed_precision: Annotated[Optional[str], typer.Option(help="'auto' (GPU/TPU only) or 'off'")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="'rmsprop' (thesis) or 'adam'")] = None,
+    augment: Annotated[Optional[str], typer.Option(help="'none', 'light' or 'strong'")] = None,
+    videos_per_workout: Annotated[Optional[int], typer.Option(help="Train on the first k training videos of each workout")] = None,
+    records_dir: Annotated[Optional[Path], typer.Option(help="Records to train on (default data/<preset>/records)")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default runs/<preset>/models)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run in the same folder")] = True,
 ) -> dict:
@@ -363,14 +434,19 @@ def train_command(
                            checkpoint=checkpoint, freeze=freeze, resolution=resolution, num_frames=num_frames,
                            batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate, label_smoothing=label_smoothing,
-                           mixed_precision=mixed_precision, seed=seed)
-        train_ds, val_ds = load_datasets(config.records_dir, cfg)
-        info = train(cfg, train_ds, val_ds, config.models_dir, resume=resume)
+                           mixed_precision=mixed_precision, optimizer=optimizer, augment=augment,
+                           videos_per_workout=videos_per_workout, seed=seed)
+        train_ds, val_ds = load_datasets(records_dir or config.records_dir, cfg)
+        out_dir = out_dir or config.models_dir
+        info = train(cfg, train_ds, val_ds, out_dir, resume=resume)
     except (FileNotFoundError, ValueError, CheckpointError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
-    fig = plot_history(config.models_dir/'history.json')
+    fig = plot_history(out_dir/'history.json')
     config.figures_dir.mkdir(parents=True, exist_ok=True)
     fig.write_html(config.figures_dir/'training_curves.html', include_plotlyjs='cdn')
-    print(f"model: {config.models_dir/'saved_model'}  best {info['best']}  figures: {config.figures_dir}")
+    last = json.loads((out_dir/'history.json').read_text())[-1]
+    print(f"model: {out_dir/'saved_model'} (weights of epoch {info.get('kept_epoch')}); last epoch: "
+          f"top-1 {last.get('top1', float('nan')):.3f} on training clips, {last.get('val_top1', float('nan')):.3f} on the "
+          f"test split; figures: {config.figures_dir}")
     return info
