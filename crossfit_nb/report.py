@@ -416,7 +416,9 @@ def _facts_training(root: Path) -> AttrDict:
                     label_smoothing=c.get('label_smoothing'), status=info.get('status'),
                     best_value=best.get('value'), best_epoch=best.get('epoch'),
                     train_top1=last.get('top1'), val_top1=last.get('val_top1'), seconds=info.get('train_seconds_this_session'),
-                    precision=info.get('precision_policy'), steps=info.get('optimizer_step'))
+                    precision=info.get('precision_policy'), steps=info.get('optimizer_step'),
+                    kept_epoch=info.get('kept_epoch', best.get('epoch')), augment=c.get('augment', 'light'),
+                    optimizer=c.get('optimizer', 'rmsprop'), minutes=(info.get('train_seconds_this_session') or float('nan'))/60)
 
 def _facts_evaluation(root: Path) -> AttrDict:
     import numpy as np
@@ -444,7 +446,19 @@ def _facts_evaluation(root: Path) -> AttrDict:
                     most_confidence=float(conf['mean'].iloc[0]) if len(conf) else float('nan'),
                     anticorrelated=pair, worst_f1=f1.index[0] if len(f1) else None,
                     worst_f1_value=float(f1.iloc[0]) if len(f1) else float('nan'),
-                    errors=int(round((1 - get('top-1'))*m.get('clips', 0))) if m.get('clips') else 0)
+                    errors=int(round((1 - get('top-1'))*m.get('clips', 0))) if m.get('clips') else 0,
+                    min_support=int(per['support'].min()), factors=_facts_factors(cfg))
+
+def _facts_factors(cfg) -> AttrDict | None:
+    "Top-1 per changed factor (`tables/factors.csv` of 40_evaluation), or None when the chapter skipped that section."
+    import pandas as pd
+    path = cfg.tables_dir/'factors.csv'
+    if not path.exists(): return None
+    t = pd.read_csv(path, index_col=0)
+    changed = t.drop(index='none', errors='ignore')
+    return AttrDict(none=float(t['top-1'].get('none', float('nan'))), clips=int(t.clips.sum()),
+                    per_factor=int(t.clips.min()), worst=changed['top-1'].idxmin(), worst_value=float(changed['top-1'].min()),
+                    best=changed['top-1'].idxmax(), best_value=float(changed['top-1'].max()))
 
 def _facts_deployment(root: Path) -> AttrDict:
     cfg = chapter_config('50_deployment', root)
