@@ -75,7 +75,7 @@ def chapter_outputs(root: Path):
     corr = pd.DataFrame(-0.5, index=pd.Index(LABELS, name='probability of'), columns=LABELS)
     corr.loc['ohs', 'thruster'] = -0.95
     corr.to_csv(cfg.tables_dir/'correlation.csv')
-    pd.DataFrame({'movement': LABELS, 'f1': [1.0]*8 + [0.4]}).to_csv(cfg.tables_dir/'per_movement.csv', index=False)
+    pd.DataFrame({'movement': LABELS, 'f1': [1.0]*8 + [0.4], 'support': 4}).to_csv(cfg.tables_dir/'per_movement.csv', index=False)
     pd.DataFrame({'modelo': ['tflite float32', 'tflite int8'], 'tamaño (MB)': [7.5, 2.0], 'latencia (ms/clip)': [20.0, 10.0],
                   'exactitud test': [7/9, 6/9], 'Δ exactitud vs float32': [0.0, -1/9],
                   'misma predicción que float32': [1.0, 8/9]}).to_csv(cfg.tables_dir/'export.csv', index=False)
