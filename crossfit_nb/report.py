@@ -418,7 +418,7 @@ def _facts_training(root: Path) -> AttrDict:
                     train_top1=last.get('top1'), val_top1=last.get('val_top1'), seconds=info.get('train_seconds_this_session'),
                     precision=info.get('precision_policy'), steps=info.get('optimizer_step'),
                     kept_epoch=info.get('kept_epoch', best.get('epoch')), augment=c.get('augment', 'light'),
-                    optimizer=c.get('optimizer', 'rmsprop'), minutes=(info.get('train_seconds_this_session') or float('nan'))/60)
+                    optimizer=c.get('optimizer', 'rmsprop'), minutes=(info.get('train_seconds', info.get('train_seconds_this_session')) or float('nan'))/60)
 
 def _facts_evaluation(root: Path) -> AttrDict:
     import numpy as np

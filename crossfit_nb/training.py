@@ -303,8 +303,11 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
                 if (out_dir/'state.json').exists(): best = json.loads((out_dir/'state.json').read_text())['best']
                 if verbose: print(f"resuming {out_dir} after epoch {int(epoch_var)} (step {int(optimizer.iterations)})")
         initial_epoch = int(epoch_var)
+        # seconds spent in fit by earlier sessions of this run, so a resumed run reports its whole training time
+        prior = json.loads(info_path.read_text()) if initial_epoch and info_path.exists() else {}
+        prior_seconds = float(prior.get('train_seconds', prior.get('train_seconds_this_session')) or 0.0)
         _write_json(info_path, {'architecture': arch, 'config': cfg.to_dict(), 'status': 'training',
-                                'spec': spec.to_dict(), 'model': model_info})
+                                'spec': spec.to_dict(), 'model': model_info, 'train_seconds': prior_seconds})
         monitor = 'val_top1' if val_data is not None else 'top1'
         callbacks = [tf_keras.callbacks.TensorBoard(str(out_dir/'logs'), update_freq='epoch', profile_batch=0),
                      _EpochEnd(out_dir, manager, epoch_var, history, best, monitor, stop_after_epoch, cfg.keep == 'best')]
@@ -321,6 +324,7 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
                 'steps_per_epoch': steps, 'completed_epochs': completed, 'optimizer_step': int(optimizer.iterations),
                 'best': best, 'precision_policy': policy, 'strategy': type(strategy).__name__,
                 'replicas': strategy.num_replicas_in_sync, 'train_seconds_this_session': round(train_seconds, 1),
+                'train_seconds': round(prior_seconds + train_seconds, 1),
                 'status': 'complete' if completed >= cfg.epochs else 'interrupted'}
         if completed >= cfg.epochs:
             # 'best' picks an epoch by the validation split, so that split must not be the test split
@@ -396,7 +400,7 @@ def run_row(info: dict, history: list[dict], test_clips: int, data: str, athlete
             'frames': c['num_frames'], 'epochs': c['epochs'], 'augment': c['augment'], 'optimizer': c['optimizer'],
             'init': 'Kinetics-600' if c['pretrained'] else 'scratch', 'train_top1': last.get('top1'),
             'test_clips': test_clips, 'test_correct': hits, 'top1': hits/test_clips, 'low': low, 'high': high,
-            'minutes': info.get('train_seconds_this_session', float('nan'))/60}
+            'minutes': info.get('train_seconds', info.get('train_seconds_this_session', float('nan')))/60}
 
 # %% ../nbs/30_training.ipynb #4d78d74e
 def train_command(
