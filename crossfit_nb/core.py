@@ -334,6 +334,8 @@ class VideoReader:
         if size is None: return upright(frame.to_ndarray(format='rgb24'), turn)
         w, h = (size[1], size[0]) if turn % 180 else size   # scale the stored frame, then turn it upright
         # planar RGB output: swscale interpolates the colour planes in full (packed rgb24 output at a new size does not)
+        # at the stored size no scaling: swscale's planar path at 1:1 returned frames that differed from read to read
+        if (int(w), int(h)) == (frame.width, frame.height): return upright(frame.to_ndarray(format='rgb24'), turn)
         return upright(self._scaler.reformat(frame, int(w), int(h), 'gbrp', interpolation='BILINEAR').to_ndarray(), turn)
 
     def _decoded(self, needed: set):

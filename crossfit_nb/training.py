@@ -396,7 +396,7 @@ def run_row(info: dict, history: list[dict], test_clips: int, data: str, athlete
     last, c = history[-1], info['config']
     hits = int(round(last['val_top1']*test_clips))
     low, high = wilson_interval(hits, test_clips)
-    return {'name': 'this run', 'data': data, 'athletes': athletes, 'resize': resize, 'resolution': c['resolution'],
+    return {'name': 'esta ejecución', 'data': data, 'athletes': athletes, 'resize': resize, 'resolution': c['resolution'],
             'frames': c['num_frames'], 'epochs': c['epochs'], 'augment': c['augment'], 'optimizer': c['optimizer'],
             'init': 'Kinetics-600' if c['pretrained'] else 'scratch', 'train_top1': last.get('top1'),
             'test_clips': test_clips, 'test_correct': hits, 'top1': hits/test_clips, 'low': low, 'high': high,
