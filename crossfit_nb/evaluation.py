@@ -433,7 +433,7 @@ def evaluate_factors(cfg: Config, model_dir: Path | str | None = None, videos_pe
     "Write, cut and classify the factor videos of `videos_per_workout` training videos per workout; the predictions and the table."
     from crossfit_nb.extraction import extract_dataset
     from crossfit_nb.preprocessing import load_clips, read_card
-    from crossfit_nb.synthetic import PRESETS, factor_specs, write_videos
+    from crossfit_nb.synthetic import FACTORS, PRESETS, factor_specs, write_videos
     from crossfit_nb.training import training_videos
     card = read_card(cfg.records_dir)
     predict_fn, info = load_model(model_dir or cfg.models_dir)
@@ -451,6 +451,7 @@ def evaluate_factors(cfg: Config, model_dir: Path | str | None = None, videos_pe
     factors = preds.video.map(factor_of)
     save_predictions(preds.assign(factor=factors), cfg.run_dir/'predictions'/'factors.csv')
     table = factor_table(preds, factors, n_boot, cfg.seed)
+    table = table.loc[[f for f in ('none', *FACTORS) if f in table.index]]       # the reference first, then the generator's order
     cfg.tables_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(cfg.tables_dir/'factors.csv') as tmp: table.to_csv(tmp)
     return {'predictions': preds, 'factors': factors, 'table': table, 'base_videos': bases, 'dataset_dir': fcfg.dataset_dir}
