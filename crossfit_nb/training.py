@@ -376,12 +376,12 @@ def plot_history(history: list[dict] | str | Path, title: str = 'Curvas de entre
 # %% ../nbs/30_training.ipynb #f865914d
 ABLATION_RECORD = 'demo-ablation.json'   # in the project's profiles/ folder
 
-def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    "The Wilson score 95% interval of a proportion `hits`/`n`."
+def wilson_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    "The Wilson score interval of a proportion `hits`/`n` (scipy's, as the evaluation chapter's intervals)."
+    from scipy.stats import binomtest
     if n <= 0: return (float('nan'), float('nan'))
-    p = hits/n
-    centre, half = (p + z*z/(2*n))/(1 + z*z/n), z*math.sqrt(p*(1 - p)/n + z*z/(4*n*n))/(1 + z*z/n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    ci = binomtest(int(hits), int(n)).proportion_ci(level, method='wilson')
+    return (float(ci.low), float(ci.high))
 
 def ablation_rows(path: str | Path) -> list[dict]:
     "The recorded ablation runs of `path`, each with its held-out top-1 and Wilson interval."
