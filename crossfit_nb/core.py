@@ -1,4 +1,4 @@
-"""The 9 movements, the project configuration and the video I/O shared by every chapter.
+"""The 9 movements, the project configuration, atomic writes and parallel work shared by every chapter.
 
 Docs: https://crossfit-nb.github.io/crossfit-nb/core.html.md"""
 
@@ -15,19 +15,12 @@ import time
 import tomllib
 import uuid
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
-
-import av
-from av.video.reformatter import VideoReformatter
-import numpy as np
+from typing import Iterable, Iterator
 
 # %% auto #0
 __all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'UnknownLabelError', 'normalize_label',
-           'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'PoolStalled', 'parallel_map',
-           'VideoError', 'VideoInfo', 'upright', 'probe_video', 'write_video', 'VideoReader', 'iter_frames',
-           'read_frames']
+           'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'PoolStalled', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -205,185 +198,3 @@ def parallel_map(fn, jobs: Iterable, workers: int = 2, stall_timeout: float = 18
                                   f"{', '.join(map(str, list(pending.values())[:4]))}")
             for f in done: yield pending.pop(f), f.result()
     finally: pool.shutdown(wait=False, cancel_futures=True)
-
-# %% ../nbs/00_core.ipynb #af2d78c0
-class VideoError(ValueError):
-    "A file that cannot be used as a video, with the reason."
-
-@dataclass(frozen=True)
-class VideoInfo:
-    "What `probe_video` learns about a video file."
-    path: Path
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-    duration: float
-    codec: str
-    rotation: int = 0          # degrees counter-clockwise a player turns the frames (phone videos); width/height as shown
-
-def _open(path: Path):
-    if not path.exists(): raise VideoError(f"{path}: file not found")
-    if path.stat().st_size == 0: raise VideoError(f"{path}: empty file")
-    try: container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError) as e: raise VideoError(f"{path}: not a readable video ({e})") from None
-    if not container.streams.video:
-        container.close()
-        raise VideoError(f"{path}: no video stream")
-    return container
-
-def _count_packets(container, stream) -> int:
-    container.seek(0)
-    count = sum(1 for p in container.demux(stream) if p.size)
-    container.seek(0)
-    return count
-
-def _info(container, path: Path) -> VideoInfo:
-    stream = container.streams.video[0]
-    rate = stream.average_rate or stream.guessed_rate
-    fps = float(rate) if rate else 0.0
-    try: count = stream.frames or _count_packets(container, stream)
-    except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
-    if count == 0 or fps <= 0: raise VideoError(f"{path}: video stream has no frames")
-    rotation = _rotation(container, stream)
-    w, h = stream.codec_context.width, stream.codec_context.height
-    if rotation % 180: w, h = h, w
-    return VideoInfo(path, w, h, fps, int(count), count/fps, stream.codec_context.name, rotation)
-
-def _rotation(container, stream) -> int:
-    "The display rotation of the first frame (0, 90, 180 or 270), from the display matrix a phone writes."
-    try:
-        frame = next(container.decode(stream), None)
-        return int(round((frame.rotation if frame is not None else 0)/90))*90 % 360
-    except av.error.FFmpegError: return 0
-    finally: container.seek(0)
-
-def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
-    "`frame` turned by `rotation` degrees counter-clockwise, as a player shows it."
-    k = int(round(rotation/90)) % 4
-    return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
-
-def probe_video(path: Path | str) -> VideoInfo:
-    "Geometry, frame rate, exact frame count and duration of the video at `path`."
-    path = Path(path)
-    with _open(path) as container: return _info(container, path)
-
-# %% ../nbs/00_core.ipynb #28bfa378
-def write_video(path: Path | str, frames: Iterable[np.ndarray], fps: float = 30.0, crf: int = 20,
-                preset: str = 'veryfast') -> Path:
-    "Encode `frames` (HxWx3 uint8 RGB, even sizes) as an H.264 mp4 at `path`, atomically."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rate = Fraction(fps).limit_denominator(1001)
-    n = 0
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), 'w', format='mp4', options={'movflags': '+faststart'}) as out:
-            stream = None
-            for frame in frames:
-                frame = np.ascontiguousarray(frame, dtype=np.uint8)
-                if stream is None:
-                    h, w = frame.shape[:2]
-                    if frame.ndim != 3 or frame.shape[2] != 3 or h % 2 or w % 2:
-                        raise VideoError(f"{path}: frames must be HxWx3 with even sizes, got {frame.shape}")
-                    stream = out.add_stream('libx264', rate=rate)
-                    stream.width, stream.height, stream.pix_fmt = w, h, 'yuv420p'
-                    stream.options = {'crf': str(crf), 'preset': preset}
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')): out.mux(packet)
-                n += 1
-            if stream is None: raise VideoError(f"{path}: no frames to write")
-            for packet in stream.encode(): out.mux(packet)
-    return path
-
-# %% ../nbs/00_core.ipynb #6845c354
-def _presentation_order(container, stream) -> list[int]:
-    "The timestamps of the frames of `stream` in presentation order (from the packets; nothing is decoded)."
-    try: pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
-    except av.error.FFmpegError: pts = []
-    container.seek(0)
-    return pts
-
-class VideoReader:
-    "An open video file: its `info`, and `read` for the frames at given indices, decoding only what they need."
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.container = _open(self.path)
-        try:
-            self.info = _info(self.container, self.path)
-            self.stream = self.container.streams.video[0]
-            self._pts = _presentation_order(self.container, self.stream)   # frame i is the i-th timestamp: exact at any frame rate
-        except BaseException: self.container.close(); raise
-        if self._pts and len(self._pts) != self.info.frame_count:
-            self.info = dataclasses.replace(self.info, frame_count=len(self._pts), duration=len(self._pts)/self.info.fps)
-        self._index = {t: i for i, t in enumerate(self._pts)}
-        self.start = float((self.stream.start_time or 0)*self.stream.time_base)
-        self._scaler = VideoReformatter()
-        self._used = False                 # a second read must start again from the top
-
-    def _position(self, item) -> int:
-        "The frame index of a packet or frame: its rank among the timestamps (fps arithmetic only when they are unknown)."
-        if item.pts is None: return -1
-        if self._index: return self._index.get(item.pts, -1)
-        return _frame_index(item, self.stream, self.start, self.info.fps)
-
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.close()
-    def close(self): self.container.close()
-
-    def _rgb(self, frame, size) -> np.ndarray:
-        turn = self.info.rotation
-        if size is None: return upright(frame.to_ndarray(format='rgb24'), turn)
-        w, h = (size[1], size[0]) if turn % 180 else size   # scale the stored frame, then turn it upright
-        # planar RGB output: swscale interpolates the colour planes in full (packed rgb24 output at a new size does not)
-        # at the stored size no scaling: swscale's planar path at 1:1 returned frames that differed from read to read
-        if (int(w), int(h)) == (frame.width, frame.height): return upright(frame.to_ndarray(format='rgb24'), turn)
-        return upright(self._scaler.reformat(frame, int(w), int(h), 'gbrp', interpolation='BILINEAR').to_ndarray(), turn)
-
-    def _decoded(self, needed: set):
-        "Frames in presentation order; packets of frames not in `needed` skip decoding when no other frame refers to them."
-        codec = self.stream.codec_context
-        try:
-            for packet in self.container.demux(self.stream):
-                skip = packet.pts is not None and self._position(packet) not in needed
-                codec.skip_frame = 'NONREF' if skip else 'DEFAULT'
-                yield from packet.decode()
-        finally: codec.skip_frame = 'DEFAULT'
-
-    def read(self, indices: Sequence[int] | None = None, size: tuple[int, int] | None = None, seek_gap: int = 60) -> np.ndarray:
-        "Frames at `indices` (default: all) as an [N,H,W,3] uint8 RGB array, scaled while decoding to `size` (width, height) if given."
-        path, fps = self.path, self.info.fps
-        if self._used: self.container.seek(0); self.stream.codec_context.flush_buffers()
-        self._used = True
-        try:
-            if indices is None: return np.stack([self._rgb(f, size) for f in self.container.decode(self.stream)])
-            indices = [int(i) for i in indices]
-            bad = [i for i in indices if not 0 <= i < self.info.frame_count]
-            if bad: raise VideoError(f"{path}: frame indices {bad[:5]} outside 0..{self.info.frame_count-1}")
-            wanted, got, k = sorted(set(indices)), {}, 0
-            while k < len(wanted):
-                target = wanted[k]   # seek to the keyframe before `target` (unless it is near the start), decode to it
-                if target > seek_gap:
-                    at = self._pts[target] if self._pts else int((self.start + target/fps)/self.stream.time_base)
-                    self.container.seek(at, stream=self.stream, backward=True)
-                for frame in self._decoded(set(wanted[k:])):
-                    pos = self._position(frame)
-                    while k < len(wanted) and wanted[k] < pos: k += 1   # frames the stream never showed
-                    if k < len(wanted) and pos == wanted[k]:
-                        got[pos] = self._rgb(frame, size); k += 1
-                    if k >= len(wanted) or (wanted[k] != target and wanted[k] - pos > seek_gap): break
-                else: break
-        except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
-        missing = [i for i in wanted if i not in got]
-        if missing: raise VideoError(f"{path}: could not decode frames {missing[:5]}")
-        return np.stack([got[i] for i in indices])
-
-def iter_frames(path: Path | str) -> Iterator[np.ndarray]:
-    "Every frame of the video at `path`, in order, as HxWx3 uint8 RGB."
-    path = Path(path)
-    with _open(path) as container:
-        try:
-            for frame in container.decode(video=0): yield upright(frame.to_ndarray(format='rgb24'), frame.rotation)
-        except av.error.FFmpegError as e: raise VideoError(f"{path}: corrupt video ({e})") from None
-
-def read_frames(path: Path | str, indices: Sequence[int] | None = None, seek_gap: int = 60, size: tuple[int, int] | None = None) -> np.ndarray:
-    "Frames at `indices` (default: all) of the video at `path` as an [N,H,W,3] uint8 RGB array, scaled to `size` (width, height) if given."
-    with VideoReader(path) as video: return video.read(indices, size, seek_gap)

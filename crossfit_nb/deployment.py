@@ -13,7 +13,8 @@ from typing import List, Optional
 
 import typer
 
-from .core import Config, VideoError
+from .core import Config
+from .video import VideoError
 
 # %% auto #0
 __all__ = ['SERVING_PRESETS', 'export_dir', 'default_model', 'serving_config', 'load_trained', 'export_command',

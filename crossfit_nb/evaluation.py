@@ -409,7 +409,7 @@ def evaluate_command(
 def clip_predictions(clips: pd.DataFrame, predict_fn: Callable[[np.ndarray], np.ndarray], num_frames: int, resolution: int,
                      resize_mode: str, batch_size: int = 8, progress: bool = True) -> pd.DataFrame:
     "The predictions table of clip files (`clips` from `preprocessing.load_clips`), each sampled as serving samples it."
-    from crossfit_nb.preprocessing import sample_clip
+    from crossfit_nb.video import sample_clip
     def batches():
         for s in range(0, len(clips), batch_size):
             part = clips.iloc[s:s + batch_size]

@@ -27,8 +27,8 @@ import pandas as pd
 import typer
 from tqdm.auto import tqdm
 
-from .core import (LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path,
-                              normalize_label, parallel_map, probe_video, read_frames)
+from .core import LABEL_TO_ID, LABELS, Config, UnknownLabelError, atomic_path, normalize_label, parallel_map
+from .video import VideoError, probe_video, read_frames
 
 # %% auto #0
 __all__ = ['DEFAULT_FORMAT', 'MANIFEST_VERSION', 'MANIFEST_COLUMNS', 'read_url_list', 'serve_directory', 'download_video',

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import LABELS, VideoError, VideoInfo, probe_video
-from .preprocessing import RESIZE_MODES, sample_clip
+from .core import LABELS
+from .video import VideoError, VideoInfo, probe_video
+from .video import RESIZE_MODES, sample_clip
 
 # %% auto #0
 __all__ = ['MAX_VIDEO_BYTES', 'MODEL_INFO', 'check_size', 'check_video', 'softmax', 'Prediction', 'top_k', 'ModelError',

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from .core import VideoError
+from .video import VideoError
 from .inference import MAX_VIDEO_BYTES, Classifier
 
 # %% auto #0

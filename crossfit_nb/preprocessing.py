@@ -23,77 +23,13 @@ import typer
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import check_choice, LABEL_TO_ID, LABELS, Config, UnknownLabelError, VideoError, atomic_path, normalize_label, VideoReader
+from .core import check_choice, LABEL_TO_ID, LABELS, Config, UnknownLabelError, atomic_path, normalize_label
+from .video import VideoError, VideoReader
 
 # %% auto #0
-__all__ = ['RESIZE_MODES', 'SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'AUGMENTATIONS',
-           'sample_indices', 'scaled_size', 'fit_frames', 'motion_box', 'motion_crop', 'sample_clip', 'load_clips',
+__all__ = ['SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'AUGMENTATIONS', 'load_clips',
            'split_clips', 'shared_source_videos', 'encode_frames', 'encoding_costs', 'clip_example', 'parse_example',
            'write_records', 'preprocess', 'read_card', 'make_dataset', 'preprocess_command']
-
-# %% ../nbs/20_preprocessing.ipynb #12310707
-def sample_indices(frame_count: int, num_frames: int = 10) -> np.ndarray:
-    "Indices of `num_frames` equally spaced frames from first to last of a `frame_count`-frame clip (short clips repeat frames)."
-    if frame_count < 1 or num_frames < 1:
-        raise ValueError(f"need a clip with frames and at least one frame to sample, got frame_count={frame_count}, num_frames={num_frames}")
-    return np.floor(np.linspace(0, frame_count - 1, num_frames) + 0.5).astype(np.int64)
-
-# %% ../nbs/20_preprocessing.ipynb #ad522a7c
-RESIZE_MODES = ('squash', 'pad', 'crop', 'motion')
-
-def scaled_size(width: int, height: int, resolution: int, mode: str = 'squash') -> tuple[int, int]:
-    "The (width, height) a `width`×`height` frame is scaled to before `fit_frames` makes it `resolution` square by `mode`."
-    check_choice('resize mode', mode, RESIZE_MODES)
-    if mode == 'squash': return resolution, resolution
-    if mode == 'motion': return width, height            # read whole: `motion_crop` picks the square
-    scale = (min if mode == 'pad' else max)(resolution/height, resolution/width)
-    return max(1, round(width*scale)), max(1, round(height*scale))
-
-def fit_frames(frames: np.ndarray, resolution: int) -> np.ndarray:
-    "Frames [T,H,W,3] centred in [T,resolution,resolution,3]: cropped where larger, padded with black where smaller."
-    t, h, w = frames.shape[:3]
-    if h == w == resolution: return frames
-    out = np.zeros((t, resolution, resolution, 3), np.uint8)
-    ch, cw = min(h, resolution), min(w, resolution)
-    sy, sx, dy, dx = max(0, h - resolution)//2, max(0, w - resolution)//2, max(0, resolution - h)//2, max(0, resolution - w)//2
-    out[:, dy:dy + ch, dx:dx + cw] = frames[:, sy:sy + ch, sx:sx + cw]
-    return out
-
-# %% ../nbs/20_preprocessing.ipynb #6c19dcd3
-def motion_box(frames: np.ndarray, margin: float = 1.4, min_side: float = 0.3) -> tuple[int, int, int]:
-    "The square (x, y, side) around what moves across `frames` [T,H,W,3] (a static camera: the athlete and the equipment), `margin` times its extent."
-    import cv2
-    t, h, w = frames.shape[:3]
-    small = np.stack([cv2.GaussianBlur(cv2.cvtColor(np.ascontiguousarray(f[::2, ::2]), cv2.COLOR_RGB2GRAY), (5, 5), 0)
-                      for f in frames]).astype(np.float32)
-    spread = small.std(0)
-    # sensor noise and a shaking camera move pixels by a few grey levels; a moving body by tens
-    ys, xs = np.nonzero(spread > max(8.0, 0.25*float(np.percentile(spread, 99.9))))
-    if t < 2 or len(xs) < 20: side = h                  # nothing moves: the centre square
-    else:
-        (x0, x1), (y0, y1) = 2*np.percentile(xs, [1, 99]), 2*np.percentile(ys, [1, 99])
-        side = int(round(min(max(max(x1 - x0, y1 - y0)*margin, min_side*h), h, w)))
-        cx, cy = (x0 + x1)/2, (y0 + y1)/2
-        return int(round(min(max(cx - side/2, 0), w - side))), int(round(min(max(cy - side/2, 0), h - side))), side
-    side = min(h, w)
-    return (w - side)//2, (h - side)//2, side
-
-def motion_crop(frames: np.ndarray, resolution: int) -> np.ndarray:
-    "`frames` cropped to their `motion_box` and resized to `resolution` square (area interpolation)."
-    import cv2
-    x, y, side = motion_box(frames)
-    return np.stack([cv2.resize(f[y:y + side, x:x + side], (resolution, resolution), interpolation=cv2.INTER_AREA) for f in frames])
-
-def _sample(path: Path, num_frames: int, resolution: int, resize_mode: str):
-    with VideoReader(path) as video:
-        info = video.info
-        indices = sample_indices(info.frame_count, num_frames)
-        frames = video.read(indices, size=scaled_size(info.width, info.height, resolution, resize_mode))
-    return (motion_crop(frames, resolution) if resize_mode == 'motion' else fit_frames(frames, resolution)), indices, info
-
-def sample_clip(path: Path | str, num_frames: int = 10, resolution: int = 172, resize_mode: str = 'squash') -> np.ndarray:
-    "The model input for the clip at `path`: `num_frames` equally spaced RGB frames, resized, float32 [T,H,W,3] in [0, 1]."
-    return _sample(Path(path), num_frames, resolution, resize_mode)[0].astype(np.float32)/255
 
 # %% ../nbs/20_preprocessing.ipynb #c55ce348
 def load_clips(dataset_dir: Path | str) -> pd.DataFrame:

@@ -28,7 +28,8 @@ from typing import Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
-from .core import parallel_map, check_choice, LABELS, LABEL_TO_ID, Config, atomic_path, normalize_label, probe_video, write_video
+from .core import parallel_map, check_choice, LABELS, LABEL_TO_ID, Config, atomic_path, normalize_label
+from .video import probe_video, write_video
 
 # %% ../nbs/01_synthetic.ipynb #70439af0
 WIDTH, HEIGHT, FPS = 854, 480, 30.0
@@ -941,7 +942,7 @@ def synth_command(preset: Optional[str] = None, data_dir: Optional[Path] = None,
 def rep_frames(cfg: Config, movement: str, index: int = 0) -> np.ndarray:
     "Frames [N,H,W,3] of the `index`-th annotated rep of `movement` in the dataset of `cfg`, read from the mp4."
     from itertools import islice
-    from crossfit_nb.core import iter_frames
+    from crossfit_nb.video import iter_frames
     movement, seen = normalize_label(movement), 0
     for ann_path in sorted(cfg.annotations_dir.glob('*.mp4.json')):
         ann = json.loads(ann_path.read_text())

@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .core import GLOSSARY, VideoError
+from .core import GLOSSARY
+from .video import VideoError
 from .inference import Classifier
 from .lambda_handler import BadRequest, decode_video, predict_payload
 from .widget import prediction_figure, timings_text

@@ -13,7 +13,8 @@ from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import display
 
-from .core import GLOSSARY, VideoError
+from .core import GLOSSARY
+from .video import VideoError
 from .inference import Classifier, Prediction
 
 # %% auto #0

@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from crossfit_nb.core import write_video
+from crossfit_nb.video import write_video
 
 NUM_FRAMES, RESOLUTION = 10, 64
 

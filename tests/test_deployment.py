@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from crossfit_nb.core import LABELS, VideoError
+from crossfit_nb.core import LABELS
+from crossfit_nb.video import VideoError
 from crossfit_nb.inference import Classifier, ModelError, softmax
-from crossfit_nb.preprocessing import sample_clip
+from crossfit_nb.video import sample_clip
 from deployment_helpers import NUM_FRAMES, RESOLUTION, clips, tiny_models  # noqa: F401 (fixtures)
 
 

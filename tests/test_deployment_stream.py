@@ -4,7 +4,7 @@ import pytest
 
 from crossfit_nb.core import LABELS
 from crossfit_nb.inference import Classifier, ModelError, StreamClassifier, softmax
-from crossfit_nb.preprocessing import sample_clip
+from crossfit_nb.video import sample_clip
 from deployment_helpers import clips  # noqa: F401 (fixture)
 
 T, R = 6, 32

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from crossfit_nb.core import read_frames, probe_video, write_video
+from crossfit_nb.video import read_frames, probe_video, write_video
 from crossfit_nb.extraction import (cut_clips, dataset_table, extract_command, extract_dataset, load_manifest,
                                     make_previews, parse_annotation)
 from conftest import frame_numbers, numbered_frames, run_cli

@@ -5,7 +5,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from crossfit_nb.core import write_video
+from crossfit_nb.video import write_video
 from crossfit_nb.extraction import download_videos, load_download_index, read_url_list, serve_directory
 from crossfit_nb.extraction import download_command
 from conftest import numbered_frames

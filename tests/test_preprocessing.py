@@ -10,7 +10,8 @@ import pytest
 
 from conftest import frame_numbers, numbered_frames
 from crossfit_nb import preprocessing as pp
-from crossfit_nb.core import LABELS, LABEL_TO_ID, UnknownLabelError, VideoReader, write_video
+from crossfit_nb.core import LABELS, LABEL_TO_ID, UnknownLabelError
+from crossfit_nb.video import VideoReader, write_video
 
 
 def make_dataset_dir(root, videos=4, clips_per_movement=2, labels=LABELS, size=(48, 64)):

@@ -9,7 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from crossfit_nb.core import LABELS, Config, iter_frames, normalize_label, probe_video
+from crossfit_nb.core import LABELS, Config, normalize_label
+from crossfit_nb.video import iter_frames, probe_video
 from crossfit_nb import synthetic as syn
 
 ANN_KEYS = {'videoId', 'videoName', 'createdAt', 'updatedAt', 'description', 'size', 'framesCount', 'objects',

@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from crossfit_nb.core import VideoError, probe_video, read_frames, write_video
+from crossfit_nb.video import VideoError, probe_video, read_frames, write_video
 from conftest import frame_numbers, numbered_frames
 
 

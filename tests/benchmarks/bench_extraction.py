@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crossfit_nb.core import LABELS, read_frames, write_video
+from crossfit_nb.core import LABELS
+from crossfit_nb.video import read_frames, write_video
 from crossfit_nb.extraction import annotation_files, extract_dataset, load_manifest, verify_clip
 
 STAMP = 64   # side of the block that carries the frame number

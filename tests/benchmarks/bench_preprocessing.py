@@ -18,7 +18,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np
 
 from crossfit_nb import preprocessing as pp
-from crossfit_nb.core import LABELS, LABEL_TO_ID, iter_frames, write_video
+from crossfit_nb.core import LABELS, LABEL_TO_ID
+from crossfit_nb.video import iter_frames, write_video
 
 
 def source_like_clips(root: Path, n: int) -> Path:

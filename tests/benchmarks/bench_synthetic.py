@@ -3,7 +3,7 @@
 Run: `python tests/benchmarks/bench_synthetic.py [--frames 300] [--ci]`. It prints, on the same frames of
 a thesis-preset video in this process:
 - render only (pose, drawing, noise), in frames per second of one process;
-- encode only (the same frames, already in memory, through `core.write_video`), the reference: the cost
+- encode only (the same frames, already in memory, through `video.write_video`), the reference: the cost
   any generator writing H.264 must pay;
 - render + encode (what `write_workout` does), and its ratio to encode only;
 and the estimated wall time of the `thesis` preset with one process per CPU core. With `--ci` it also
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import cv2
 
-from crossfit_nb.core import Config, write_video
+from crossfit_nb.core import Config
+from crossfit_nb.video import write_video
 from crossfit_nb.synthetic import PRESETS, plan_workout, render_workout, workout_specs, generate_dataset
 
 
