@@ -11,10 +11,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from typer.testing import CliRunner
 
 from crossfit_nb.core import LABEL_TO_ID, LABELS, NUM_CLASSES, Config
-from crossfit_nb.evaluation import (EVALUATION_LABELS, accuracy_metrics, bootstrap_intervals, check_notebook_labels,
-                                    confidence_table, confusion_table, correlation_notes, correlation_table,
-                                    evaluate, evaluate_command, hardest_clips, load_predictions, per_movement_report,
-                                    predict_table, predictions_frame, save_predictions, softmax)
+from crossfit_nb.cli import build_app
+from crossfit_nb.core import softmax
+from crossfit_nb.evaluation import evaluate
+from crossfit_nb.metrics import (EVALUATION_LABELS, accuracy_metrics, bootstrap_intervals, check_notebook_labels,
+                                 confidence_table, confusion_table, correlation_notes, correlation_table,
+                                 hardest_clips, load_predictions, per_movement_report, predict_table, predictions_frame,
+                                 save_predictions)
 
 
 def probs_row(**named):
@@ -223,13 +226,12 @@ def test_check_notebook_labels(tmp_path):
 
 def test_evaluate_command_on_saved_predictions(tmp_path, mixed):
     pred_path = save_predictions(mixed, tmp_path/'preds.csv')[0]
-    app = typer.Typer()
-    app.command()(evaluate_command)
-    res = CliRunner().invoke(app, ['--predictions', str(pred_path), '--runs-dir', str(tmp_path/'runs'),
+    app = build_app()
+    res = CliRunner().invoke(app, ['evaluate', '--predictions', str(pred_path), '--runs-dir', str(tmp_path/'runs'),
                                    '--data-dir', str(tmp_path/'data'), '--bootstrap', '100', '--no-figures'])
     assert res.exit_code == 0, res.output
     assert 'top-1: 0.8333' in res.output
     summary = json.loads((tmp_path/'runs'/'ci'/'tables'/'metrics.json').read_text())
     assert summary['clips'] == 6 and summary['metrics']['top-1']['value'] == pytest.approx(5/6)
-    res = CliRunner().invoke(app, ['--model-dir', str(tmp_path/'nomodel'), '--runs-dir', str(tmp_path/'runs')])
+    res = CliRunner().invoke(app, ['evaluate', '--model-dir', str(tmp_path/'nomodel'), '--runs-dir', str(tmp_path/'runs')])
     assert res.exit_code == 2 and 'no trained model' in res.output

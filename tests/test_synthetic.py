@@ -1,7 +1,9 @@
-"""The synthetic workout generator: determinism, label coverage, annotation validity, rep lengths, keypoints, mp4s.
+"""The synthetic workout generator (`crossfit_nb.synthetic`): determinism, label coverage, annotation validity,
+rep lengths, keypoints, mp4s, resuming, the CLI.
 
 The `ci` preset is generated once per session (about 10-20 s on 2 cores); determinism is checked on a tiny
-two-movement video written twice.
+two-movement video written twice. The athlete's poses and the drawing are checked in the notebooks
+`01_athlete` and `01a_rendering`.
 """
 import json
 import os
@@ -128,27 +130,3 @@ def test_rep_lengths_follow_the_thesis():
     assert abs(allr.mean() - 39.0) < 0.03*39.0
     for m, v in lengths.items(): assert abs(np.mean(v) - syn.REP_FRAMES[m]) < 0.06*syn.REP_FRAMES[m], m
     assert np.mean(lengths['double-unders']) < np.mean(lengths['thruster']) < np.mean(lengths['power clean'])
-
-
-def test_thesis_preset_shape():
-    specs = syn.workout_specs('thesis')
-    per_workout = {}
-    for s in specs: per_workout[s['workout']] = per_workout.get(s['workout'], 0) + 1
-    assert set(per_workout.values()) == {20}
-    with pytest.raises(ValueError, match='unknown synthetic preset'): syn.workout_specs('nope')
-
-
-def test_movements_are_mechanically_distinct():
-    b = syn.Body()
-    pose = lambda m, t: syn.movement_pose(m, t, b)
-    top, bottom = pose('thruster', 0.8)['kp'], pose('thruster', 0.38)['kp']
-    assert top[9, 1] > top[0, 1] and bottom[11, 1] < top[11, 1] - 0.3      # press overhead, squat below
-    hs = pose('shspu', 0.0)['kp']
-    assert hs[15, 1] > hs[11, 1] > hs[5, 1] > hs[9, 1]                     # inverted: feet over hips over hands
-    c2b = pose('chest-to-bar', 0.6)['kp']
-    assert c2b[15, 1] > 0.3 and abs(c2b[9, 1] - syn.PULLUP_Y) < 0.05        # hanging from the bar
-    du = pose('double-unders', 0.5)
-    assert du['kp'][15, 1] > b.ankle_h + 0.1 and 'rope' in du               # airborne with a rope
-    dl0, dl1 = pose('deadlift', 0.0)['bar'], pose('deadlift', 0.5)['bar']
-    assert dl0[:, 1].mean() < 0.3 < dl1[:, 1].mean()                        # floor to standing
-    assert 'bar' in pose('power clean', 0.6) and 'bar' not in pose('ghd', 0.5)

@@ -7,8 +7,12 @@ import tensorflow as tf
 
 from crossfit_nb.core import LABELS, NUM_CLASSES
 from crossfit_nb.modeling import apply_freeze, build_classifier, model_spec
-from crossfit_nb.training import (TrainConfig, current_lr, load_serving, load_trained_model, make_loss, make_metrics,
-                                  make_optimizer, toy_dataset, train, train_command, train_config)
+from crossfit_nb.artifacts import SAVED_MODEL
+from crossfit_nb.core import softmax
+from crossfit_nb.inference import Classifier
+from crossfit_nb.modeling import load_run
+from crossfit_nb.training import (TrainConfig, current_lr, make_loss, make_metrics,
+                                  make_optimizer, toy_dataset, train, train_config)
 
 T, R = 4, 32
 CFG = TrainConfig(model_id='a0', conv_type='2plus1d', pretrained=False, freeze='full', resolution=R, num_frames=T,
@@ -67,12 +71,14 @@ def test_interrupted_run_resumes_on_the_same_schedule(tmp_path):
     info = json.loads((tmp_path/'run'/'train_info.json').read_text())
     assert info['labels'] == list(LABELS) and info['class_map']['0'] == LABELS[0]
     assert (info['model_id'], info['conv_type'], info['resolution'], info['num_frames']) == ('a0', '2plus1d', R, T)
-    serve = load_serving(tmp_path/'run')
+    serve = tf.saved_model.load(str(tmp_path/'run'/SAVED_MODEL)).signatures['serving_default']
     clip = next(iter(val_ds))[0][:1]
     out = serve(image=clip)
     assert out['logits'].shape == (1, NUM_CLASSES) and out['logits'].dtype == tf.float32
-    np.testing.assert_allclose(out['probabilities'].numpy().sum(), 1.0, rtol=1e-5)
-    model, _ = load_trained_model(tmp_path/'run')
+    served = Classifier.load(tmp_path/'run')             # a training run serves through its SavedModel and sidecar
+    np.testing.assert_allclose(served.probabilities(clip.numpy()[0]), softmax(out['logits'].numpy()[0]), atol=1e-6)
+    np.testing.assert_allclose(served.probabilities(clip.numpy()[0]).sum(), 1.0, rtol=1e-5)
+    model, _ = load_run(tmp_path/'run')
     np.testing.assert_allclose(model(clip, training=False).numpy(), out['logits'].numpy(), atol=1e-4)
     # a different configuration in the same folder is refused
     with pytest.raises(ValueError, match='another configuration'):
@@ -80,11 +86,9 @@ def test_interrupted_run_resumes_on_the_same_schedule(tmp_path):
 
 
 def test_train_command_is_a_typer_command():
-    import typer
     from typer.testing import CliRunner
-    app = typer.Typer(); app.command('train')(train_command)
-    app.command('noop')(lambda: None)
-    result = CliRunner().invoke(app, ['train', '--help'])
+    from crossfit_nb.cli import build_app
+    result = CliRunner().invoke(build_app(), ['train', '--help'])
     assert result.exit_code == 0, result.output
     for opt in ('--profile', '--conv-type', '--freeze', '--no-pretrained', '--resume'):
         assert opt in result.output
