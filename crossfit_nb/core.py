@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
+
 # %% auto #0
-__all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'UnknownLabelError', 'normalize_label',
-           'label_id', 'check_choice', 'Config', 'find_project_root', 'atomic_path', 'PoolStalled', 'parallel_map']
+__all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'ProjectError', 'UnknownLabelError',
+           'normalize_label', 'label_id', 'check_choice', 'softmax', 'top_k', 'Config', 'find_project_root',
+           'atomic_path', 'PoolStalled', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -42,7 +45,10 @@ GLOSSARY: dict[str, dict[str, str]] = {
 }
 
 # %% ../nbs/00_core.ipynb #2a45e5ca
-class UnknownLabelError(ValueError):
+class ProjectError(Exception):
+    "Base of the library's named errors: a bad input or a missing artefact, which the command line reports as one line."
+
+class UnknownLabelError(ProjectError, ValueError):
     "A movement label that is neither canonical nor a known alias."
 
 def _label_key(name: str) -> str:
@@ -71,6 +77,19 @@ def label_id(name: str) -> int:
 def check_choice(what: str, value, choices) -> None:
     "Raise a `ValueError` naming `what`, `value` and the valid `choices` unless `value` is one of them."
     if value not in choices: raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(map(str, choices))}")
+
+# %% ../nbs/00_core.ipynb #9572e8ed
+def softmax(logits) -> np.ndarray:
+    "Softmax over the last axis, computed in float64 and returned as float32."
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(-1, keepdims=True))
+    return (z/z.sum(-1, keepdims=True)).astype(np.float32)
+
+def top_k(probabilities, k: int = 5, labels=LABELS) -> list[tuple[str, float]]:
+    "The `k` most probable (label, probability) pairs, most probable first (ties in label order)."
+    p = np.asarray(probabilities)
+    order = np.argsort(-p, kind='stable')[:k]
+    return [(labels[i], float(p[i])) for i in order]
 
 # %% ../nbs/00_core.ipynb #55d0dd27
 @dataclass
@@ -128,8 +147,8 @@ class Config:
     def logs_dir(self) -> Path: return self.run_dir/'logs'
 
 # %% ../nbs/00_core.ipynb #f4ef8480
-CHAPTERS: tuple[str, ...] = ('01_synthetic', '10_extraction', '20_preprocessing', '30_training',
-                             '40_evaluation', '50_deployment')
+CHAPTERS: tuple[str, ...] = ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training',
+                             '40b_evaluation', '50e_deployment')
 
 def find_project_root(start: Path | str | None = None) -> Path:
     "The nearest folder holding this project's `pyproject.toml`, walking up from `start` (default: cwd)."
@@ -178,7 +197,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     finally: _remove(tmp)
 
 # %% ../nbs/00_core.ipynb #983a7dad
-class PoolStalled(RuntimeError):
+class PoolStalled(ProjectError, RuntimeError):
     "Parallel work in which no job finished within the watchdog's time."
 
 def parallel_map(fn, jobs: Iterable, workers: int = 2, stall_timeout: float = 1800.0, what: str = 'job') -> Iterator[tuple]:

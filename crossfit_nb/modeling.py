@@ -1,4 +1,4 @@
-"""Building MoViNet-A0…A5 (base or stream) with a 9-movement head, loading and *checking* the Kinetics-600 checkpoints, freeze policies, and the stream (frame-by-frame) inference model.
+"""Building MoViNet-A0…A5 (base or stream) with a 9-movement head, loading and *checking* the Kinetics-600 checkpoints, freeze policies, the stream (frame-by-frame) inference model, and `load_run`, the one loader of a trained run.
 
 Docs: https://crossfit-nb.github.io/crossfit-nb/modeling.html.md"""
 
@@ -23,13 +23,14 @@ import tf_keras
 from official.projects.movinet.modeling import movinet, movinet_model
 from tqdm.auto import tqdm
 
-from .core import check_choice, NUM_CLASSES, atomic_path
+from .core import ProjectError, check_choice, NUM_CLASSES, atomic_path
+from .artifacts import DATASET_CARD, read_card, run_info
 
 # %% auto #0
 __all__ = ['MODEL_IDS', 'MODEL_TYPES', 'CONV_TYPES', 'KINETICS_600', 'CHECKPOINT_URL', 'CHECKPOINT_CONV_TYPE', 'ModelSpec',
            'default_conv_type', 'model_spec', 'build_backbone', 'build_classifier', 'CheckpointError', 'checkpoint_url',
            'default_cache_dir', 'resolve_checkpoint', 'download_checkpoint', 'find_or_download_checkpoint',
-           'restore_backbone', 'apply_freeze', 'build_model', 'build_stream_model', 'stream_logits']
+           'restore_backbone', 'apply_freeze', 'build_model', 'build_stream_model', 'stream_logits', 'load_run']
 
 # %% ../nbs/25_modeling.ipynb #08fba650
 MODEL_IDS = ('a0', 'a1', 'a2', 'a3', 'a4', 'a5')
@@ -93,7 +94,7 @@ def build_classifier(spec: ModelSpec, num_classes: int = NUM_CLASSES, num_frames
     return model
 
 # %% ../nbs/25_modeling.ipynb #a155d80e
-class CheckpointError(RuntimeError):
+class CheckpointError(ProjectError, RuntimeError):
     "A pretrained checkpoint that cannot be found, downloaded or restored, with the reason."
 
 def checkpoint_url(model_id: str = 'a0', model_type: str = 'base') -> str:
@@ -121,6 +122,7 @@ def _find_prefix(folder: Path) -> str | None:
         if idx: return str(idx[-1].with_suffix(''))
     return None
 
+# %% ../nbs/25_modeling.ipynb #e2d6cb6b
 def resolve_checkpoint(source: str | Path) -> str:
     "The checkpoint prefix in `source`: a folder, a `.tar.gz` (extracted beside it) or a prefix."
     source = Path(source)
@@ -143,6 +145,7 @@ def resolve_checkpoint(source: str | Path) -> str:
         return resolve_checkpoint(dest)
     raise CheckpointError(f"{source}: no such checkpoint folder, tarball or prefix")
 
+# %% ../nbs/25_modeling.ipynb #9a7bf218
 def download_checkpoint(model_id: str = 'a0', model_type: str = 'base', cache_dir: str | Path | None = None,
                         url: str | None = None, timeout: float = 30.0) -> Path:
     "Download (once) and extract the checkpoint tarball into `cache_dir`; return the extracted folder."
@@ -281,3 +284,17 @@ def stream_logits(stream: movinet_model.MovinetClassifier, clip: tf.Tensor) -> t
     for t in range(clip.shape[1]):
         logits, states = stream({**states, 'image': clip[:, t:t + 1]}, training=False)
     return logits
+
+# %% ../nbs/25_modeling.ipynb #e18df2fd
+def load_run(run_dir: Path | str, # the run folder, or a folder above runs (the newest wins)
+             records_dir: Path | str | None = None # records whose card gives the resize mode, if the run lacks it
+            ) -> tuple[tf_keras.Model, dict]:
+    "The trained Keras model of the run found from `run_dir` (its kept weights, asserted) and the run's info."
+    info = run_info(run_dir)
+    spec = ModelSpec(**info['spec'])
+    model = build_classifier(spec, len(info['labels']), info['num_frames'], info['resolution'])
+    weights = Path(info['run_dir'])/info.get('weights', info.get('best_weights'))
+    tf.train.Checkpoint(model=model).read(str(weights)).expect_partial().assert_existing_objects_matched()
+    if records_dir and not info.get('sampling') and (Path(records_dir)/DATASET_CARD).exists():
+        info['resize_mode'] = read_card(records_dir)['sampling']['resize_mode']
+    return model, info

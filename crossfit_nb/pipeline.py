@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from .core import CHAPTERS, Config, find_project_root
+from .artifacts import RUN_INDEX, export_dir, facts_path, read_facts
 
 # %% auto #0
 __all__ = ['load_profile', 'chapter_parameters', 'parameters_config', 'available_chapters', 'report_notebooks_dir',
@@ -69,7 +70,7 @@ def _publish_for_report(executed: Path, chapter: str, profile: str, preset: str,
     report_dir = report_notebooks_dir(root)
     report_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(executed, report_dir/f'{chapter}.ipynb')
-    index_path = report_dir/'run.json'
+    index_path = report_dir/RUN_INDEX
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     index[chapter] = {'profile': profile, 'preset': preset, 'executed': str(executed),
                       'finished': time.strftime('%Y-%m-%dT%H:%M:%S')}
@@ -90,6 +91,7 @@ def failed_cell(executed: Path | str) -> tuple[int | None, str]:
             return i, (lines[0][:80] if lines else '')
     return None, ''
 
+# %% ../nbs/05_pipeline.ipynb #9dad816a
 @contextlib.contextmanager
 def stderr_to(log: Path | str):
     "Send file descriptor 2 (this process's and its kernels' warnings) to `log`; yield a stream on the old stderr."
@@ -117,6 +119,7 @@ def run_chapters(profile: str = 'ci', chapters: list[str] | None = None, output_
     return [run_chapter(profile, prof, c, root, Path(output_dir) if output_dir else None, progress, **overrides)
             for c in todo]
 
+# %% ../nbs/05_pipeline.ipynb #17fa2557
 def run_chapter(profile: str, prof: dict, chapter: str, root: Path, output_dir: Path | None = None,
                 progress: bool = True, **overrides) -> Path:
     "Execute one chapter under the loaded profile `prof`; kernel warnings go to the run's log; `ChapterFailed` names the cell."
@@ -149,35 +152,33 @@ def _short(path: Path) -> str:
     except ValueError: return str(path)
 
 def _model_line(cfg: Config) -> str:
-    path = cfg.tables_dir/'metrics.json'
-    if not path.exists(): return f"no evaluation yet ({_short(path)} missing)"
-    res = json.loads(path.read_text())
-    top1, m = res['metrics']['top-1'], res.get('model', {})
-    name = f"MoViNet-{m.get('model_id', '?').upper()} ({m.get('conv_type', '?')}, {m.get('resolution', '?')} px, {m.get('num_frames', '?')} frames)"
-    support = cfg.tables_dir/'per_movement.csv'
-    fewest = (f", at least {min(int(float(r['support'])) for r in _csv_rows(support))} of each movement" if support.exists() else '')
-    return (f"{name}: held-out top-1 {top1['value']:.3f} [95% CI {top1['boot_low']:.3f}, {top1['boot_high']:.3f}] "
-            f"over {res.get('clips', '?')} {res.get('split', 'test')} clips{fewest}")
+    "The trained model and its held-out top-1, from the training and evaluation chapters' facts."
+    if not facts_path(cfg, '40b_evaluation').exists():
+        return f"no evaluation yet ({_short(facts_path(cfg, '40b_evaluation'))} missing)"
+    ev = read_facts(cfg, '40b_evaluation')
+    tr = read_facts(cfg, '30_training') if facts_path(cfg, '30_training').exists() else {}
+    name = (f"{tr.get('model', 'MoViNet-?')} ({tr.get('conv_type', '?')}, {tr.get('resolution', '?')} px, "
+            f"{tr.get('num_frames', '?')} frames)")
+    return (f"{name}: held-out top-1 {ev['top1']:.3f} [95% CI {ev['top1_low']:.3f}, {ev['top1_high']:.3f}] "
+            f"over {ev['clips']} {ev['split']} clips, at least {ev['min_support']} of each movement")
 
 def _factors_line(cfg: Config) -> str | None:
-    path = cfg.tables_dir/'factors.csv'
-    if not path.exists(): return None
-    return 'top-1 with one factor of a training video changed: ' + ', '.join(f"{r['factor']} {float(r['top-1']):.2f}" for r in _csv_rows(path))
-
-def _csv_rows(path: Path) -> list[dict]:
-    import csv
-    with open(path, newline='') as f: return list(csv.DictReader(f))
+    "Top-1 with one factor changed, from the evaluation chapter's factor table."
+    if not facts_path(cfg, '40b_evaluation').exists(): return None
+    per = (read_facts(cfg, '40b_evaluation').get('factors') or {}).get('top1')
+    if not per: return None
+    return 'top-1 with one factor of a training video changed: ' + ', '.join(f"{f} {v:.2f}" for f, v in per.items())
 
 def run_summary(profile: str, executed: list[Path], seconds: float, root: Path | None = None) -> str:
     "What a run of the chapters made and where, as lines for the terminal."
     root = Path(root or find_project_root())
     prof = load_profile(profile, root)
     cfg = parameters_config(chapter_parameters(prof, CHAPTERS[0], root), root)
-    exports = sorted(p.name for p in (cfg.run_dir/'export').glob('*') if p.suffix != '.json' and not p.name.startswith('.'))
+    exports = sorted(p.name for p in export_dir(cfg).glob('*') if p.suffix != '.json' and not p.name.startswith('.'))
     rows = [('model', _model_line(cfg)), *([('factors', _factors_line(cfg))] if _factors_line(cfg) else []),
             ('chapters', f"{len(executed)} executed notebooks in {_short(executed[0].parent) if executed else '-'}; "
                          f"copies for the report in {_short(report_notebooks_dir(root))}"),
-            ('exports', f"{_short(cfg.run_dir/'export')}: {', '.join(exports[:6])}" if exports else 'none'),
+            ('exports', f"{_short(export_dir(cfg))}: {', '.join(exports[:6])}" if exports else 'none'),
             ('report', f"crossfit-nb report --profile {profile}   (memoria and slides from the executed chapters)"),
             ('app', f"crossfit-nb serve --preset {cfg.preset}   (then open http://127.0.0.1:8050)"),
             ('warnings', f"library and kernel messages in {_short(cfg.logs_dir/'chapters.log')}")]

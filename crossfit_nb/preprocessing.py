@@ -1,4 +1,4 @@
-"""One sampling function for training and serving, compact sharded TFRecords with a dataset card, splits without source-video leakage, and a fast tf.data input pipeline.
+"""The clips as compact sharded TFRecords with a dataset card, splits without source-video leakage, and a fast tf.data input pipeline.
 
 Docs: https://crossfit-nb.github.io/crossfit-nb/preprocessing.html.md"""
 
@@ -19,22 +19,22 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import typer
 from PIL import Image
 from tqdm.auto import tqdm
 
 from .core import check_choice, LABEL_TO_ID, LABELS, Config, UnknownLabelError, atomic_path, normalize_label
-from .video import VideoError, VideoReader
+from .video import RESIZE_MODES, VideoError, VideoReader, _sample, sample_clip, sample_indices
+from .artifacts import DATASET_CARD, read_card, read_facts, write_facts, write_json
 
 # %% auto #0
-__all__ = ['SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'CARD_NAME', 'AUGMENTATIONS', 'load_clips',
-           'split_clips', 'shared_source_videos', 'encode_frames', 'encoding_costs', 'clip_example', 'parse_example',
-           'write_records', 'preprocess', 'read_card', 'make_dataset', 'preprocess_command']
+__all__ = ['SPLIT_METHODS', 'ENCODINGS', 'CHROMA', 'RECORDS_FORMAT_VERSION', 'AUGMENTATIONS', 'load_clips', 'split_clips',
+           'shared_source_videos', 'encode_frames', 'encoding_costs', 'clip_example', 'parse_example', 'write_records',
+           'preprocess', 'records_facts', 'make_dataset']
 
 # %% ../nbs/20_preprocessing.ipynb #c55ce348
 def load_clips(dataset_dir: Path | str) -> pd.DataFrame:
     "The clips of the dataset in `dataset_dir` (or of its `manifest.json`), with canonical labels, class ids and absolute paths."
-    from crossfit_nb.extraction import load_manifest
+    from crossfit_nb.annotations import load_manifest
     path = Path(dataset_dir)
     if path.is_dir(): path = path/'manifest.json'
     clips = load_manifest(path)
@@ -92,7 +92,6 @@ def shared_source_videos(clips: pd.DataFrame, split: pd.Series) -> list:
 ENCODINGS = ('jpeg', 'raw')
 CHROMA = {'4:4:4': 0, '4:2:2': 1, '4:2:0': 2}   # JPEG colour resolution: full, half across, half both ways
 RECORDS_FORMAT_VERSION = 1
-CARD_NAME = 'dataset_card.json'
 
 def encode_frames(frames: np.ndarray, encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4') -> list[bytes]:
     "Frames [T,H,W,3] uint8 as bytes: one JPEG per frame (`jpeg`) or one raw buffer (`raw`)."
@@ -184,6 +183,7 @@ def _encode_clip(row: dict, settings: dict):
         msg = str(e)
         return VideoError(msg if row['path'] in msg else f"{row['path']}: {msg}")
 
+# %% ../nbs/20_preprocessing.ipynb #e98afa08
 def _write_shard(path: Path, rows: pd.DataFrame, settings: dict, pool, bar) -> dict:
     import tensorflow as tf
     written, errors = [], []
@@ -199,6 +199,7 @@ def _write_shard(path: Path, rows: pd.DataFrame, settings: dict, pool, bar) -> d
                 bar.update()
     return {'clip_ids': written, 'errors': errors}
 
+# %% ../nbs/20_preprocessing.ipynb #8785ba04
 def write_records(clips: pd.DataFrame, records_dir: Path | str, num_frames: int = 10, resolution: int = 172,
                   resize_mode: str = 'squash', encoding: str = 'jpeg', quality: int = 80, chroma: str = '4:4:4', compression: str | None = None,
                   shard_size: int = 256, workers: int = 2, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -238,7 +239,7 @@ def preprocess(dataset_dir: Path | str, records_dir: Path | str | None = None, n
     records_dir = Path(records_dir) if records_dir else dataset_dir/'records'
     clips = load_clips(dataset_dir)
     clips['split'] = split_clips(clips, test_size, seed, split_method)
-    (records_dir/CARD_NAME).unlink(missing_ok=True)
+    (records_dir/DATASET_CARD).unlink(missing_ok=True)
     shards = write_records(clips, records_dir, num_frames, resolution, resize_mode, encoding, quality, chroma, compression,
                            shard_size, workers, seed, progress)
     ok = {c for s in shards for c in s['clip_ids']}
@@ -268,14 +269,32 @@ def preprocess(dataset_dir: Path | str, records_dir: Path | str | None = None, n
         'clips': {s: kept.clip_id[kept.split == s].tolist() for s in ('train', 'test')},
         'errors': [e for s in shards for e in s['errors']],
     }
-    with atomic_path(records_dir/CARD_NAME) as tmp: tmp.write_text(json.dumps(card, indent=1, ensure_ascii=False))
+    write_json(records_dir/DATASET_CARD, card, indent=1)
     return card
 
-def read_card(records_dir: Path | str) -> dict:
-    "The dataset card of the records in `records_dir`."
-    path = Path(records_dir)/CARD_NAME
-    if not path.exists(): raise FileNotFoundError(f"{path}: no dataset card; run the preprocessing chapter (crossfit-nb preprocess) first")
-    return json.loads(path.read_text())
+
+# %% ../nbs/20_preprocessing.ipynb #0c52aeb3
+def _encoding_text(encoding: dict) -> str:
+    "How the dataset card says frames are stored, in the report's words."
+    if encoding['frames'] == 'jpeg': return f"JPEG de calidad {encoding['quality']}, color {encoding.get('chroma') or '4:4:4'}"
+    return 'uint8 sin pérdidas' + (f", comprimidos con {encoding['compression']}" if encoding.get('compression') else '')
+
+def records_facts(card: dict) -> dict:
+    "The numbers the report quotes about the records, from their dataset card."
+    s, totals, size = card['sampling'], card['totals'], card['bytes']
+    clips = sum(totals.values())
+    float32 = clips*s['num_frames']*s['resolution']**2*3*4
+    videos = card['split'].get('source_videos', {})
+    ratio = lambda a, b: a/b if b else float('nan')
+    return dict(train=int(totals.get('train', 0)), test=int(totals.get('test', 0)), clips=clips,
+                test_share=ratio(totals.get('test', 0), clips), num_frames=int(s['num_frames']),
+                resolution=int(s['resolution']), resize_mode=s.get('resize_mode'), encoding=_encoding_text(card['encoding']),
+                split_method=card['split'].get('method'), videos_train=len(videos.get('train', [])),
+                videos_test=len(videos.get('test', [])),
+                videos_shared=len(set(videos.get('train', [])) & set(videos.get('test', []))),
+                records_bytes=int(size['records']), clips_bytes=int(size['clips']),
+                records_ratio=ratio(size['records'], size['clips']), float32_bytes=float32,
+                float32_ratio=ratio(float32, size['clips']), errors=len(card.get('errors', [])))
 
 # %% ../nbs/20_preprocessing.ipynb #25b3055c
 AUGMENTATIONS = ('none', 'light', 'strong')
@@ -302,6 +321,7 @@ def _augment_spatial(frames, key, resolution: int):
     frames = tf.image.stateless_random_saturation(tf.clip_by_value(frames, 0., 1.), 0.6, 1.4, k[4])
     return tf.image.stateless_random_hue(frames, 0.08, k[5])
 
+# %% ../nbs/20_preprocessing.ipynb #3289a07c
 def make_dataset(records_dir: Path | str, split: str, batch_size: int = 8, training: bool = False, seed: int = 0,
                  resolution: int | None = None, num_frames: int | None = None, augment: bool | str | None = None,
                  shuffle_buffer: int = 512, repeat: bool = False, drop_remainder: bool = False, with_metadata: bool = False,
@@ -349,32 +369,3 @@ def make_dataset(records_dir: Path | str, split: str, batch_size: int = 8, train
 
     ds = ds.map(decode, num_parallel_calls=AUTO, deterministic=True)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTO)
-
-# %% ../nbs/20_preprocessing.ipynb #20ff9e9e
-def preprocess_command(
-        data_dir: Optional[Path] = typer.Option(None, help='data folder (default: data, or $CROSSFIT_DATA_DIR)'),
-        preset: Optional[str] = typer.Option(None, help="dataset and run preset: ci, demo or thesis (default: ci, or $CROSSFIT_PRESET)"),
-        records_dir: Optional[Path] = typer.Option(None, help='where records go (default <data_dir>/<preset>/records)'),
-        num_frames: int = typer.Option(10, help='frames sampled per clip'),
-        resolution: int = typer.Option(112, help='frame size in pixels: 112 (ci), 172 (A0/A1), 224 (A2, thesis)'),
-        resize_mode: str = typer.Option('squash', help='squash (thesis), pad or crop'),
-        split_method: str = typer.Option('group', help='group (by source video, stratified) or clip (thesis, random)'),
-        test_size: float = typer.Option(0.2, help='fraction of clips for testing'),
-        seed: Optional[int] = typer.Option(None, help='seed of the split and the shard order (default: 0, or $CROSSFIT_SEED)'),
-        encoding: str = typer.Option('jpeg', help='frame storage: jpeg or raw'),
-        quality: int = typer.Option(80, help='JPEG quality'),
-        chroma: str = typer.Option('4:4:4', help='JPEG colour resolution: 4:4:4, 4:2:2 or 4:2:0'),
-        shard_size: int = typer.Option(256, help='clips per shard'),
-        workers: int = typer.Option(2, help='threads decoding clips')):
-    "Sample, split and write a dataset's clips as TFRecords with a dataset card."
-    cfg = Config.from_env(data_dir=data_dir, preset=preset, seed=seed)
-    try:
-        card = preprocess(cfg.dataset_dir, records_dir or cfg.records_dir, num_frames, resolution, resize_mode, split_method,
-                          test_size, cfg.seed, encoding, quality, chroma, None, shard_size, workers)
-    except (FileNotFoundError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"{records_dir or cfg.records_dir}: {card['totals']['train']} train / {card['totals']['test']} test clips, "
-               f"{card['bytes']['records']/2**20:.1f} MB of records for {card['bytes']['clips']/2**20:.1f} MB of mp4"
-               + (f", {len(card['errors'])} clips skipped (see {CARD_NAME})" if card['errors'] else ''))
-    if not sum(card['totals'].values()): raise typer.Exit(1)

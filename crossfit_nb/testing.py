@@ -13,7 +13,8 @@ from typing import Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['numbered_frames', 'frame_numbers']
+__all__ = ['numbered_frames', 'frame_numbers', 'serve_directory', 'supervisely_annotation', 'tiny_classifier', 'toy_dataset',
+           'running_app']
 
 # %% ../nbs/00a_testing.ipynb #372cfd03
 def numbered_frames(n: int, # how many frames
@@ -29,3 +30,112 @@ def frame_numbers(frames) -> list[int]:
     frames = np.asarray(frames)
     if frames.dtype != np.uint8: frames = frames.astype(np.float32)*255
     return [int(round(f[..., 0].mean()/8)) + 32*int(round(f[..., 1].mean()/8)) for f in frames]
+
+# %% ../nbs/00a_testing.ipynb #62122ead
+import contextlib
+import http.server
+import io
+import os
+import re
+import sys
+import threading
+
+# %% ../nbs/00a_testing.ipynb #7bb78ac2
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    "Static files with single byte-range requests, quiet, recording each request on the server."
+    def send_head(self):
+        rng = self.headers.get('Range')
+        self.server.requests.append((self.path, rng))
+        m = re.fullmatch(r'bytes=(\d+)-(\d*)', rng or '')
+        path = self.translate_path(self.path)
+        if not m or not os.path.isfile(path): return super().send_head()
+        size = os.path.getsize(path)
+        start, end = int(m[1]), min(int(m[2]) if m[2] else size - 1, size - 1)
+        if start >= size:
+            self.send_response(416); self.send_header('Content-Range', f'bytes */{size}'); self.end_headers()
+            return None
+        with open(path, 'rb') as f:
+            f.seek(start)
+            body = f.read(end - start + 1)
+        self.send_response(206)
+        self.send_header('Content-Type', self.guess_type(path))
+        self.send_header('Content-Range', f'bytes {start}-{end}/{size}')
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Accept-Ranges', 'bytes')
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, *args): pass
+
+# %% ../nbs/00a_testing.ipynb #ded57525
+class _QuietServer(http.server.ThreadingHTTPServer):
+    "An HTTP server that ignores clients hanging up early (yt-dlp reads the start of a file to sniff it)."
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError): super().handle_error(request, client_address)
+
+@contextlib.contextmanager
+def serve_directory(directory: Path | str, # the folder to serve
+                   ) -> Iterator[http.server.ThreadingHTTPServer]:
+    "Serve `directory` over HTTP on 127.0.0.1 while the block runs; yield the server (`.url`, `.requests`)."
+    handler = lambda *a, **kw: _RangeHandler(*a, directory=str(directory), **kw)
+    server = _QuietServer(('127.0.0.1', 0), handler)
+    server.requests, server.url = [], f'http://127.0.0.1:{server.server_port}'
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try: yield server
+    finally:
+        server.shutdown(); server.server_close(); thread.join()
+
+# %% ../nbs/00a_testing.ipynb #f31acc9a
+def supervisely_annotation(video_name: str, # the annotated video's file name
+                           tags: list, # [(movement name, [first, last] frame range), ...]
+                           frames: int = 60, # the video's frame count
+                           first_id: int = 100, # the id of the first tag; the next ones count up
+                          ) -> dict:
+    "A Supervisely video annotation of `video_name` with one tag per (name, frame range) of `tags`."
+    return {'videoId': 1, 'videoName': video_name, 'createdAt': '2022-01-01T00:00:00Z', 'description': '',
+            'size': {'height': 64, 'width': 96}, 'framesCount': frames, 'objects': [], 'frames': [],
+            'tags': [{'name': n, 'id': first_id + i, 'tagId': 7, 'frameRange': r, 'labelerLogin': 'ana',
+                      'key': f'k{i}'} for i, (n, r) in enumerate(tags)]}
+
+# %% ../nbs/00a_testing.ipynb #7eb71d47
+def tiny_classifier(num_frames: int = 10, resolution: int = 64, num_classes: int = 9, seed: int = 0):
+    "A small 3D-conv Keras classifier with MoViNet's clip -> logits interface, for tests and demos."
+    import tf_keras
+    tf_keras.utils.set_random_seed(seed)
+    L = tf_keras.layers
+    return tf_keras.Sequential([L.Input((num_frames, resolution, resolution, 3)),
+                                L.Conv3D(8, 3, strides=(1, 2, 2), padding='same', activation='relu'),
+                                L.Conv3D(16, 3, strides=2, padding='same', activation='relu'),
+                                L.GlobalAveragePooling3D(), L.Dense(num_classes)], name='tiny')
+
+def toy_dataset(n: int = 18, num_frames: int = 4, resolution: int = 32, batch_size: int = 4, seed: int = 0,
+                num_classes: int = 9):
+    "An in-memory dataset shaped like the records': class c = colour c with a square moving right."
+    import tensorflow as tf
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % num_classes
+    hues = np.linspace(0, 1, num_classes, endpoint=False)
+    clips = np.zeros((n, num_frames, resolution, resolution, 3), np.float32)
+    for i, c in enumerate(labels):
+        clips[i] = 0.3 + 0.4 * np.array([hues[c], 1 - hues[c], (hues[c] * 3) % 1]) + rng.normal(0, 0.03, clips[i].shape)
+        s = resolution // 4
+        for t in range(num_frames):
+            x = (t * resolution // num_frames + c) % (resolution - s)
+            clips[i, t, s:2 * s, x:x + s] = 1.0
+    clips = np.clip(clips, 0, 1)
+    return tf.data.Dataset.from_tensor_slices((clips, labels.astype(np.int32))).batch(batch_size)
+
+# %% ../nbs/00a_testing.ipynb #7da7ef1d
+@contextlib.contextmanager
+def running_app(app, # a Dash app (its Flask `server` is served) or a WSGI application
+                host: str = '127.0.0.1', port: int = 0 # 0: any free port
+               ) -> Iterator[str]:
+    "Serve `app` in a background thread for the duration of the block; yields its URL."
+    from werkzeug.serving import make_server
+    server = make_server(host, port, getattr(app, 'server', app), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try: yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown(); server.server_close(); thread.join(5)

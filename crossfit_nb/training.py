@@ -22,16 +22,17 @@ from typing import Annotated, Optional
 import numpy as np
 import tensorflow as tf
 import tf_keras
-import typer
 
 from .core import check_choice, LABELS, NUM_CLASSES, Config, atomic_path
-from .modeling import ModelSpec, build_classifier, build_model, model_spec
+from .artifacts import (HISTORY, SAVED_MODEL, TRAIN_INFO, TRAIN_STATE, export_saved_model, read_card, read_facts,
+                                  read_json, write_facts, write_json)
+from .modeling import ModelSpec, build_model, load_run, model_spec
 
 # %% auto #0
-__all__ = ['PROFILES', 'TRAIN_INFO', 'ABLATION_RECORD', 'get_strategy', 'precision_policy', 'TrainConfig', 'train_config',
+__all__ = ['PROFILES', 'RUN_FILES', 'ABLATION_RECORD', 'get_strategy', 'precision_policy', 'TrainConfig', 'train_config',
            'make_optimizer', 'make_loss', 'make_metrics', 'current_lr', 'load_datasets', 'training_videos',
-           'count_records', 'count_batches', 'toy_dataset', 'export_saved_model', 'train', 'load_trained_model',
-           'load_serving', 'plot_history', 'wilson_interval', 'ablation_rows', 'run_row', 'train_command']
+           'count_records', 'count_batches', 'prepare_run', 'restore_run', 'record_run', 'train', 'plot_history',
+           'training_facts', 'train_run', 'wilson_interval', 'ablation_rows', 'run_row']
 
 # %% ../nbs/30_training.ipynb #c2ad2253
 def get_strategy() -> tf.distribute.Strategy:
@@ -94,6 +95,7 @@ class TrainConfig:
         if unknown: raise ValueError(f"unknown training option(s) {sorted(unknown)}")
         return dataclasses.replace(self, **changes)
 
+# %% ../nbs/30_training.ipynb #1d7ff639
 PROFILES: dict[str, TrainConfig] = {
     'ci': TrainConfig(model_id='a0', model_type='base', conv_type='2plus1d', pretrained=False, freeze='full',
                       resolution=112, num_frames=8, batch_size=8, epochs=3, norm_momentum=0.9),
@@ -178,6 +180,7 @@ def count_records(records_dir: str | Path, split: str, videos: list[str] | None 
 
 def _one_hot(frames, label): return frames, tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES)
 
+# %% ../nbs/30_training.ipynb #337bda72
 def count_batches(ds: tf.data.Dataset) -> int:
     "Number of batches in `ds` (read once if its cardinality is unknown)."
     n = int(ds.cardinality())
@@ -185,32 +188,11 @@ def count_batches(ds: tf.data.Dataset) -> int:
     if n == int(tf.data.INFINITE_CARDINALITY): raise ValueError("infinite dataset: pass steps_per_epoch")
     return int(ds.reduce(0, lambda c, _: c + 1))
 
-# %% ../nbs/30_training.ipynb #8416357f
-def toy_dataset(n: int = 18, num_frames: int = 4, resolution: int = 32, batch_size: int = 4, seed: int = 0):
-    "An in-memory dataset shaped like the records': class c = colour c with a square moving right."
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % NUM_CLASSES
-    hues = np.linspace(0, 1, NUM_CLASSES, endpoint=False)
-    clips = np.zeros((n, num_frames, resolution, resolution, 3), np.float32)
-    for i, c in enumerate(labels):
-        clips[i] = 0.3 + 0.4 * np.array([hues[c], 1 - hues[c], (hues[c] * 3) % 1]) + rng.normal(0, 0.03, clips[i].shape)
-        s = resolution // 4
-        for t in range(num_frames):
-            x = (t * resolution // num_frames + c) % (resolution - s)
-            clips[i, t, s:2 * s, x:x + s] = 1.0
-    clips = np.clip(clips, 0, 1)
-    return tf.data.Dataset.from_tensor_slices((clips, labels.astype(np.int32))).batch(batch_size)
-
 # %% ../nbs/30_training.ipynb #e2122606
-TRAIN_INFO = 'train_info.json'
-
-def _write_json(path: Path, obj) -> None:
-    with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str))
-
 def _write_history(out_dir: Path, history: list[dict]) -> None:
-    _write_json(out_dir/'history.json', history)
+    write_json(out_dir/HISTORY, history)
     keys = list(dict.fromkeys(k for row in history for k in row))
-    with atomic_path(out_dir/'history.csv') as tmp, open(tmp, 'w', newline='') as f:
+    with atomic_path((out_dir/HISTORY).with_suffix('.csv')) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=keys); w.writeheader(); w.writerows(history)
 
 class _EpochEnd(tf_keras.callbacks.Callback):
@@ -231,25 +213,9 @@ class _EpochEnd(tf_keras.callbacks.Callback):
         _write_history(self.out_dir, self.history)
         self.epoch_var.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
-        _write_json(self.out_dir/'state.json', {'completed_epochs': epoch + 1, 'best': self.best})
+        write_json(self.out_dir/TRAIN_STATE, {'completed_epochs': epoch + 1, 'best': self.best})
         if self.stop_after is not None and epoch + 1 >= self.stop_after:
             self.model.stop_training = True
-
-# %% ../nbs/30_training.ipynb #3284e7f4
-def export_saved_model(model: tf_keras.Model, path: str | Path, num_frames: int, resolution: int) -> Path:
-    "Save `model` as a SavedModel with `serving_default(image[1,T,H,W,3]) -> {logits, probabilities}` (atomic)."
-    path = Path(path)
-    @tf.function(input_signature=[tf.TensorSpec([1, num_frames, resolution, resolution, 3], tf.float32, name='image')])
-    def serve(image):
-        logits = tf.cast(model(image, training=False), tf.float32)
-        return {'logits': logits, 'probabilities': tf.nn.softmax(logits)}
-    # a plain tf.Module holding the variables and the one function: tracing every Keras layer's call
-    # (what saving the Keras model does) takes minutes on a CPU and serves nothing here
-    module = tf.Module()
-    module.model_variables = list(model.variables)
-    module.serve = serve
-    with atomic_path(path) as tmp: tf.saved_model.save(module, str(tmp), signatures={'serving_default': serve})
-    return path
 
 # %% ../nbs/30_training.ipynb #f1ce15b8
 def _architecture(cfg: TrainConfig) -> dict:
@@ -257,24 +223,72 @@ def _architecture(cfg: TrainConfig) -> dict:
             'learning_rate', 'freeze', 'pretrained')
     return {**{k: getattr(cfg, k) for k in keys}, 'conv_type': cfg.spec().conv_type}
 
-def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset | None, out_dir: str | Path,
-          resume: bool = True, cache_dir: str | Path | None = None, stop_after_epoch: int | None = None,
-          verbose: int = 2) -> dict:
-    "Fine-tune a MoViNet on `train_ds` (frames, int labels); checkpoint, resume, keep the best, export. Returns train_info."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    spec = cfg.spec()
-    info_path, arch = out_dir/TRAIN_INFO, _architecture(cfg)
-    ckpt_dir = out_dir/'checkpoints'
+RUN_FILES = ('checkpoints', 'best', 'last', 'logs', SAVED_MODEL, HISTORY, 'history.csv', TRAIN_STATE)
+
+def prepare_run(out_dir: Path, arch: dict, resume: bool) -> None:
+    "Check that a run to resume in `out_dir` has the same architecture, or clear what an earlier run left there."
+    info_path, ckpt_dir = out_dir/TRAIN_INFO, out_dir/'checkpoints'
     if resume and tf.train.latest_checkpoint(str(ckpt_dir)) and info_path.exists():
-        old = json.loads(info_path.read_text()).get('architecture')
+        old = read_json(info_path).get('architecture')
         if old != arch:
             raise ValueError(f"{out_dir} holds a run with another configuration ({old}); use another folder "
                              f"or resume=False to start over")
     elif not resume or not tf.train.latest_checkpoint(str(ckpt_dir)):
-        for p in ('checkpoints', 'best', 'last', 'logs', 'saved_model', 'history.json', 'history.csv', 'state.json'):
+        for p in RUN_FILES:
             q = out_dir/p
             shutil.rmtree(q) if q.is_dir() else q.unlink(missing_ok=True)
 
+def restore_run(out_dir: Path, model, optimizer, resume: bool, verbose: int):
+    "The checkpoint manager, epoch counter, history and best epoch of the run in `out_dir`, restored from its last checkpoint when resuming."
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(ckpt, str(out_dir/'checkpoints'), max_to_keep=3)
+    history, best = [], {'value': None, 'epoch': None}
+    if resume and manager.latest_checkpoint:
+        optimizer.build(model.trainable_variables)
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        if (out_dir/HISTORY).exists(): history = [r for r in read_json(out_dir/HISTORY) if r['epoch'] <= int(epoch_var)]
+        if (out_dir/TRAIN_STATE).exists(): best = read_json(out_dir/TRAIN_STATE)['best']
+        if verbose: print(f"resuming {out_dir} after epoch {int(epoch_var)} (step {int(optimizer.iterations)})")
+    return manager, epoch_var, history, best
+
+# %% ../nbs/30_training.ipynb #6355256f
+def _build(cfg: TrainConfig, strategy, steps: int, cache_dir):
+    "The compiled MoViNet of `cfg` and its build info, in `strategy`'s scope."
+    spec = cfg.spec()
+    model, model_info = build_model(spec.model_id, spec.model_type, spec.conv_type, NUM_CLASSES, cfg.num_frames,
+                                    cfg.resolution, cfg.pretrained, cfg.checkpoint, cache_dir, cfg.freeze,
+                                    cfg.dropout_rate, use_sync_bn=strategy.num_replicas_in_sync > 1,
+                                    norm_momentum=cfg.norm_momentum)
+    optimizer = make_optimizer(cfg, steps * cfg.epochs)
+    model.compile(optimizer=optimizer, loss=make_loss(cfg), metrics=make_metrics())
+    return model, optimizer, model_info
+
+# %% ../nbs/30_training.ipynb #fb60b751
+def record_run(model, cfg: TrainConfig, out_dir: Path, info: dict, best: dict, completed: int, sampling: dict | None) -> dict:
+    "Keep the chosen epoch's weights, export the run's SavedModel and write its complete `train_info.json`."
+    if completed >= cfg.epochs:
+        # 'best' picks an epoch by the validation split, so that split must not be the test split
+        kept = 'best' if cfg.keep == 'best' and (out_dir/'best'/'weights.index').exists() else 'last'
+        if kept == 'best':
+            tf.train.Checkpoint(model=model).read(str(out_dir/'best'/'weights')).assert_existing_objects_matched()
+        else: tf.train.Checkpoint(model=model).write(str(out_dir/'last'/'weights'))
+        info.update(saved_model=SAVED_MODEL, weights=f'{kept}/weights', kept_epoch=best['epoch'] if kept == 'best' else completed)
+        export_saved_model(model, out_dir/SAVED_MODEL, info)
+    write_json(out_dir/TRAIN_INFO, info)
+    return info
+
+# %% ../nbs/30_training.ipynb #f6057e5d
+def train(cfg: TrainConfig, # the run's configuration
+          train_ds: tf.data.Dataset, val_ds: tf.data.Dataset | None, # (frames, int label) batches
+          out_dir: str | Path, # the run's folder
+          resume: bool = True, cache_dir: str | Path | None = None, stop_after_epoch: int | None = None,
+          verbose: int = 2, sampling: dict | None = None # the records' sampling (dataset card), kept in the run's info
+         ) -> dict:
+    "Fine-tune a MoViNet on `train_ds`; checkpoint, resume, keep the chosen epoch, export. Returns train_info."
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    spec, arch, info_path = cfg.spec(), _architecture(cfg), out_dir/TRAIN_INFO
+    prepare_run(out_dir, arch, resume)
     tf_keras.utils.set_random_seed(cfg.seed)
     strategy = get_strategy()
     policy = precision_policy(strategy, cfg.mixed_precision)
@@ -285,80 +299,41 @@ def train(cfg: TrainConfig, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
         train_data = train_ds.map(_one_hot, num_parallel_calls=tf.data.AUTOTUNE).repeat().prefetch(tf.data.AUTOTUNE)
         val_data = val_ds.map(_one_hot, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE) if val_ds else None
         with strategy.scope():
-            model, model_info = build_model(spec.model_id, spec.model_type, spec.conv_type, NUM_CLASSES, cfg.num_frames,
-                                            cfg.resolution, cfg.pretrained, cfg.checkpoint, cache_dir, cfg.freeze,
-                                            cfg.dropout_rate, use_sync_bn=strategy.num_replicas_in_sync > 1,
-                                            norm_momentum=cfg.norm_momentum)
-            optimizer = make_optimizer(cfg, steps * cfg.epochs)
-            model.compile(optimizer=optimizer, loss=make_loss(cfg), metrics=make_metrics())
-            epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
-            ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
-            manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=3)
-            history, best = [], {'value': None, 'epoch': None}
-            if resume and manager.latest_checkpoint:
-                optimizer.build(model.trainable_variables)
-                ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-                if (out_dir/'history.json').exists():
-                    history = [r for r in json.loads((out_dir/'history.json').read_text()) if r['epoch'] <= int(epoch_var)]
-                if (out_dir/'state.json').exists(): best = json.loads((out_dir/'state.json').read_text())['best']
-                if verbose: print(f"resuming {out_dir} after epoch {int(epoch_var)} (step {int(optimizer.iterations)})")
+            model, optimizer, model_info = _build(cfg, strategy, steps, cache_dir)
+            manager, epoch_var, history, best = restore_run(out_dir, model, optimizer, resume, verbose)
         initial_epoch = int(epoch_var)
         # seconds spent in fit by earlier sessions of this run, so a resumed run reports its whole training time
-        prior = json.loads(info_path.read_text()) if initial_epoch and info_path.exists() else {}
+        prior = read_json(info_path) if initial_epoch and info_path.exists() else {}
         prior_seconds = float(prior.get('train_seconds', prior.get('train_seconds_this_session')) or 0.0)
-        _write_json(info_path, {'architecture': arch, 'config': cfg.to_dict(), 'status': 'training',
-                                'spec': spec.to_dict(), 'model': model_info, 'train_seconds': prior_seconds})
-        monitor = 'val_top1' if val_data is not None else 'top1'
+        base = {'architecture': arch, 'config': cfg.to_dict(), 'spec': spec.to_dict(), 'model': model_info}
+        write_json(info_path, {**base, 'status': 'training', 'train_seconds': prior_seconds})
         callbacks = [tf_keras.callbacks.TensorBoard(str(out_dir/'logs'), update_freq='epoch', profile_batch=0),
-                     _EpochEnd(out_dir, manager, epoch_var, history, best, monitor, stop_after_epoch, cfg.keep == 'best')]
+                     _EpochEnd(out_dir, manager, epoch_var, history, best, 'val_top1' if val_data is not None else 'top1',
+                               stop_after_epoch, cfg.keep == 'best')]
         t0 = time.time()
         if initial_epoch < cfg.epochs:
             model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
                       steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
-        train_seconds = time.time() - t0
-        completed = int(epoch_var)
-        info = {'architecture': arch, 'config': cfg.to_dict(), 'spec': spec.to_dict(), 'model': model_info,
-                'labels': list(LABELS), 'class_map': {i: l for i, l in enumerate(LABELS)},
+        seconds, completed = time.time() - t0, int(epoch_var)
+        info = {**base, 'labels': list(LABELS), 'class_map': {i: l for i, l in enumerate(LABELS)},
                 'model_id': spec.model_id, 'model_type': spec.model_type, 'conv_type': spec.conv_type,
                 'resolution': cfg.resolution, 'num_frames': cfg.num_frames, 'input_range': [0.0, 1.0],
+                'resize_mode': (sampling or {}).get('resize_mode', 'squash'), 'sampling': sampling,
                 'steps_per_epoch': steps, 'completed_epochs': completed, 'optimizer_step': int(optimizer.iterations),
                 'best': best, 'precision_policy': policy, 'strategy': type(strategy).__name__,
-                'replicas': strategy.num_replicas_in_sync, 'train_seconds_this_session': round(train_seconds, 1),
-                'train_seconds': round(prior_seconds + train_seconds, 1),
+                'replicas': strategy.num_replicas_in_sync, 'train_seconds_this_session': round(seconds, 1),
+                'train_seconds': round(prior_seconds + seconds, 1),
                 'status': 'complete' if completed >= cfg.epochs else 'interrupted'}
-        if completed >= cfg.epochs:
-            # 'best' picks an epoch by the validation split, so that split must not be the test split
-            kept = 'best' if cfg.keep == 'best' and (out_dir/'best'/'weights.index').exists() else 'last'
-            if kept == 'best':
-                tf.train.Checkpoint(model=model).read(str(out_dir/'best'/'weights')).assert_existing_objects_matched()
-            else: tf.train.Checkpoint(model=model).write(str(out_dir/'last'/'weights'))
-            export_saved_model(model, out_dir/'saved_model', cfg.num_frames, cfg.resolution)
-            info.update(saved_model='saved_model', weights=f'{kept}/weights', kept_epoch=best['epoch'] if kept == 'best' else completed)
-        _write_json(info_path, info)
-        return info
+        return record_run(model, cfg, out_dir, info, best, completed, sampling)
     finally:
         tf_keras.mixed_precision.set_global_policy(previous_policy)
-
-# %% ../nbs/30_training.ipynb #81404315
-def load_trained_model(out_dir: str | Path) -> tuple[tf_keras.Model, dict]:
-    "The trained Keras model (its kept weights, asserted) of the run in `out_dir`, and its train_info."
-    out_dir = Path(out_dir)
-    info = json.loads((out_dir/TRAIN_INFO).read_text())
-    spec = ModelSpec(**info['spec'])
-    model = build_classifier(spec, len(info['labels']), info['num_frames'], info['resolution'])
-    tf.train.Checkpoint(model=model).read(str(out_dir/info.get('weights', info.get('best_weights')))).expect_partial().assert_existing_objects_matched()
-    return model, info
-
-def load_serving(out_dir: str | Path):
-    "The `serving_default` function of the run's SavedModel: image [1,T,H,W,3] float32 in [0,1] -> logits, probabilities."
-    return tf.saved_model.load(str(Path(out_dir)/'saved_model')).signatures['serving_default']
 
 # %% ../nbs/30_training.ipynb #90bc82bf
 def plot_history(history: list[dict] | str | Path, title: str = 'Curvas de entrenamiento'):
     "A plotly figure of loss, top-1 and top-5 per epoch, training and validation."
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
-    if not isinstance(history, list): history = json.loads(Path(history).read_text())
+    if not isinstance(history, list): history = read_json(history)
     epochs = [r['epoch'] for r in history]
     fig = make_subplots(rows=1, cols=3, subplot_titles=('Pérdida', 'Exactitud top-1', 'Exactitud top-5'))
     for col, key in enumerate(('loss', 'top1', 'top5'), start=1):
@@ -373,6 +348,38 @@ def plot_history(history: list[dict] | str | Path, title: str = 'Curvas de entre
     fig.update_layout(title=title, height=380, template='plotly_white')
     return fig
 
+# %% ../nbs/30_training.ipynb #4c4be367
+def training_facts(info: dict, history: list[dict]) -> dict:
+    "The numbers the report quotes about a finished run: recipe, kept epoch, accuracies of the last epoch, minutes."
+    c, last, best = info.get('config', {}), history[-1] if history else {}, info.get('best') or {}
+    seconds = info.get('train_seconds', info.get('train_seconds_this_session'))
+    return dict(model_id=info.get('model_id'), model=f"MoViNet-{str(info.get('model_id', '')).upper()}",
+                model_type=info.get('model_type'), conv_type=info.get('conv_type'), resolution=info.get('resolution'),
+                num_frames=info.get('num_frames'), batch_size=c.get('batch_size'), epochs=info.get('completed_epochs'),
+                learning_rate=c.get('learning_rate'), pretrained=bool(c.get('pretrained')), freeze=c.get('freeze'),
+                label_smoothing=c.get('label_smoothing'), status=info.get('status'),
+                best_value=best.get('value'), best_epoch=best.get('epoch'),
+                train_top1=last.get('top1'), val_top1=last.get('val_top1'), seconds=info.get('train_seconds_this_session'),
+                precision=info.get('precision_policy'), steps=info.get('optimizer_step'),
+                kept_epoch=info.get('kept_epoch', best.get('epoch')), augment=c.get('augment', 'light'),
+                optimizer=c.get('optimizer', 'rmsprop'), minutes=(seconds or float('nan'))/60)
+
+# %% ../nbs/30_training.ipynb #c5734e66
+def train_run(cfg: TrainConfig, # the run's recipe
+              config: Config, # where the records are and the run goes
+              records_dir: Path | str | None = None, # default `config.records_dir`
+              out_dir: Path | str | None = None, # default `config.models_dir`
+              resume: bool = True) -> dict:
+    "Train on the preset's records, save the training curves, and return the run's info with its history and SavedModel path."
+    records_dir, out_dir = Path(records_dir or config.records_dir), Path(out_dir or config.models_dir)
+    train_ds, val_ds = load_datasets(records_dir, cfg)
+    info = train(cfg, train_ds, val_ds, out_dir, resume=resume, sampling=read_card(records_dir)['sampling'])
+    history = read_json(out_dir/HISTORY)
+    curves = config.figures_dir/'training_curves.html'
+    curves.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(curves) as tmp: plot_history(history).write_html(tmp, include_plotlyjs='cdn')
+    return {**info, 'history': history, 'saved_model_path': str(out_dir/SAVED_MODEL), 'curves': str(curves)}
+
 # %% ../nbs/30_training.ipynb #f865914d
 ABLATION_RECORD = 'demo-ablation.json'   # in the project's profiles/ folder
 
@@ -385,7 +392,7 @@ def wilson_interval(hits: int, n: int, level: float = 0.95) -> tuple[float, floa
 
 def ablation_rows(path: str | Path) -> list[dict]:
     "The recorded ablation runs of `path`, each with its held-out top-1 and Wilson interval."
-    rows = json.loads(Path(path).read_text())['rows']
+    rows = read_json(path)['rows']
     for r in rows:
         r['top1'] = r['test_correct']/r['test_clips']
         r['low'], r['high'] = wilson_interval(r['test_correct'], r['test_clips'])
@@ -401,56 +408,3 @@ def run_row(info: dict, history: list[dict], test_clips: int, data: str, athlete
             'init': 'Kinetics-600' if c['pretrained'] else 'scratch', 'train_top1': last.get('top1'),
             'test_clips': test_clips, 'test_correct': hits, 'top1': hits/test_clips, 'low': low, 'high': high,
             'minutes': info.get('train_seconds', info.get('train_seconds_this_session', float('nan')))/60}
-
-# %% ../nbs/30_training.ipynb #4d78d74e
-def train_command(
-    profile: Annotated[str, typer.Option(help="Profile: 'ci' (fast CPU) or 'thesis' (A2, 224 px, 10 epochs)")] = 'ci',
-    data_dir: Annotated[Optional[Path], typer.Option(help="Datasets root (default: $CROSSFIT_DATA_DIR or data)")] = None,
-    runs_dir: Annotated[Optional[Path], typer.Option(help="Runs root (default: $CROSSFIT_RUNS_DIR or runs)")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Dataset/run name: data/<preset>/records -> runs/<preset>/models")] = None,
-    model_id: Annotated[Optional[str], typer.Option(help="MoViNet size a0..a5")] = None,
-    model_type: Annotated[Optional[str], typer.Option(help="'base' or 'stream'")] = None,
-    conv_type: Annotated[Optional[str], typer.Option(help="'3d', '2plus1d' or '3d_2plus1d'")] = None,
-    pretrained: Annotated[Optional[bool], typer.Option(help="Start from the Kinetics-600 checkpoint")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Kinetics-600 checkpoint folder or .tar.gz")] = None,
-    freeze: Annotated[Optional[str], typer.Option(help="'head', 'full' or 'last-k'")] = None,
-    resolution: Annotated[Optional[int], typer.Option(help="Frame size in pixels")] = None,
-    num_frames: Annotated[Optional[int], typer.Option(help="Frames per clip")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs")] = None,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Steps per epoch (default: the whole training set)")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Initial learning rate (cosine decay)")] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing")] = None,
-    mixed_precision: Annotated[Optional[str], typer.Option(help="'auto' (GPU/TPU only) or 'off'")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="'rmsprop' (thesis) or 'adam'")] = None,
-    augment: Annotated[Optional[str], typer.Option(help="'none', 'light' or 'strong'")] = None,
-    videos_per_workout: Annotated[Optional[int], typer.Option(help="Train on the first k training videos of each workout")] = None,
-    records_dir: Annotated[Optional[Path], typer.Option(help="Records to train on (default data/<preset>/records)")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="Run folder (default runs/<preset>/models)")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
-    resume: Annotated[bool, typer.Option(help="Resume an interrupted run in the same folder")] = True,
-) -> dict:
-    "Train a MoViNet on the preset's records: `crossfit-nb train`."
-    from crossfit_nb.modeling import CheckpointError
-    config = Config.from_env(data_dir=data_dir, runs_dir=runs_dir, preset=preset, seed=seed)
-    try:
-        cfg = train_config(profile, model_id=model_id, model_type=model_type, conv_type=conv_type, pretrained=pretrained,
-                           checkpoint=checkpoint, freeze=freeze, resolution=resolution, num_frames=num_frames,
-                           batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                           learning_rate=learning_rate, label_smoothing=label_smoothing,
-                           mixed_precision=mixed_precision, optimizer=optimizer, augment=augment,
-                           videos_per_workout=videos_per_workout, seed=seed)
-        train_ds, val_ds = load_datasets(records_dir or config.records_dir, cfg)
-        out_dir = out_dir or config.models_dir
-        info = train(cfg, train_ds, val_ds, out_dir, resume=resume)
-    except (FileNotFoundError, ValueError, CheckpointError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
-    fig = plot_history(out_dir/'history.json')
-    config.figures_dir.mkdir(parents=True, exist_ok=True)
-    fig.write_html(config.figures_dir/'training_curves.html', include_plotlyjs='cdn')
-    last = json.loads((out_dir/'history.json').read_text())[-1]
-    print(f"model: {out_dir/'saved_model'} (weights of epoch {info.get('kept_epoch')}); last epoch: "
-          f"top-1 {last.get('top1', float('nan')):.3f} on training clips, {last.get('val_top1', float('nan')):.3f} on the "
-          f"test split; figures: {config.figures_dir}")
-    return info

@@ -17,7 +17,7 @@ import av
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
-from .core import atomic_path, check_choice
+from .core import ProjectError, atomic_path, check_choice
 
 # %% auto #0
 __all__ = ['RESIZE_MODES', 'VideoError', 'VideoInfo', 'upright', 'probe_video', 'write_video', 'VideoReader', 'iter_frames',
@@ -25,7 +25,7 @@ __all__ = ['RESIZE_MODES', 'VideoError', 'VideoInfo', 'upright', 'probe_video', 
            'sample_clip']
 
 # %% ../nbs/00b_video.ipynb #af2d78c0
-class VideoError(ValueError):
+class VideoError(ProjectError, ValueError):
     "A file that cannot be used as a video, with the reason."
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def _count_packets(container, stream) -> int:
     container.seek(0)
     return count
 
+# %% ../nbs/00b_video.ipynb #4833d40e
 def _info(container, path: Path) -> VideoInfo:
     stream = container.streams.video[0]
     rate = stream.average_rate or stream.guessed_rate
@@ -120,6 +121,7 @@ def _presentation_order(container, stream) -> list[int]:
     container.seek(0)
     return pts
 
+# %% ../nbs/00b_video.ipynb #f320e748
 class VideoReader:
     "An open video file: its `info`, and `read` for the frames at given indices, decoding only what they need."
     def __init__(self, path: Path | str):
@@ -194,6 +196,7 @@ class VideoReader:
         if missing: raise VideoError(f"{path}: could not decode frames {missing[:5]}")
         return np.stack([got[i] for i in indices])
 
+# %% ../nbs/00b_video.ipynb #ae87fe83
 def iter_frames(path: Path | str) -> Iterator[np.ndarray]:
     "Every frame of the video at `path`, in order, as HxWx3 uint8 RGB."
     path = Path(path)
@@ -275,6 +278,7 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     overlap = np.clip(np.minimum(edges[1:, None], right) - np.maximum(edges[:-1, None], left), 0, None)
     return (overlap*n_out/n_in).astype(np.float32)
 
+# %% ../nbs/00b_video.ipynb #0f983d84
 def area_resize(frames: np.ndarray, size: int) -> np.ndarray:
     "[T,H,W,3] uint8 frames resized to [T,size,size,3] by pixel-area averaging (as OpenCV's INTER_AREA)."
     wy, wx = _area_weights(frames.shape[1], size), _area_weights(frames.shape[2], size)

@@ -44,7 +44,8 @@ def clips(tmp_path_factory):
 @pytest.fixture(scope='session')
 def tiny_models(tmp_path_factory):
     "A tiny stand-in classifier exported as SavedModel and TFLite float32 / dynamic: {name: path}, plus the Keras model."
-    from crossfit_nb.export import export_all, tiny_classifier
+    from crossfit_nb.export import export_all
+    from crossfit_nb.testing import tiny_classifier
     d = tmp_path_factory.mktemp('models')
     model = tiny_classifier(NUM_FRAMES, RESOLUTION)
     out = export_all(model, d, {'model_id': 'tiny'}, ('float32', 'dynamic'), progress=None)

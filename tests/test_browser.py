@@ -5,7 +5,8 @@ import pytest
 
 from conftest import ROOT
 from crossfit_nb.inference import Classifier
-from crossfit_nb.webapp import create_app, running_app
+from crossfit_nb.webapp import create_app
+from crossfit_nb.testing import running_app
 from deployment_helpers import clips, tiny_models  # noqa: F401 (fixtures)
 
 CHROMIUM = '/usr/bin/chromium'

@@ -171,7 +171,8 @@ def test_dockerfile_copies_the_image_modules():
 
 
 def test_web_app_server_side(clf, clips):
-    from crossfit_nb.webapp import classify_upload, create_app, data_url, running_app
+    from crossfit_nb.webapp import classify_upload, create_app, data_url
+    from crossfit_nb.testing import running_app
     good = clips['good'][1]
     r = classify_upload(clf, data_url(good), good.name)
     assert r['movement'] == clf.predict(good).label and r['error'] == ''
@@ -209,7 +210,8 @@ def test_lambda_accepts_a_body_that_is_already_an_object(tiny_models, clips, mon
 def test_hostile_upload_names_get_an_answer_not_a_crash(clf, clips, tiny_models, monkeypatch, name):
     "A file name from the user never reaches the operating system as it is (API, Dash upload, Lambda)."
     from crossfit_nb import lambda_handler as lh
-    from crossfit_nb.webapp import classify_upload, create_app, data_url, running_app
+    from crossfit_nb.webapp import classify_upload, create_app, data_url
+    from crossfit_nb.testing import running_app
     good = clips['good'][0]
     assert classify_upload(clf, data_url(good), name)['movement'] == clf.predict(good).label
     monkeypatch.setenv(lh.MODEL_ENV, str(tiny_models['tflite float32']))

@@ -4,21 +4,19 @@ import os
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from crossfit_nb.video import read_frames, probe_video, write_video
-from crossfit_nb.extraction import (cut_clips, dataset_table, extract_command, extract_dataset, load_manifest,
-                                    make_previews, parse_annotation)
-from conftest import frame_numbers, numbered_frames, run_cli
+from crossfit_nb.annotations import load_manifest
+from crossfit_nb.cli import build_app
+from crossfit_nb.extraction import cut_clips, dataset_table, extract_dataset, make_previews
+from crossfit_nb.testing import frame_numbers, numbered_frames, supervisely_annotation
+from conftest import run_cli
 
 
 def supervisely(video_name, tags, frames):
-    "A Supervisely video annotation with keys real exports carry, for tags = [(name, range), ...]."
-    return {'videoId': 7, 'videoName': video_name, 'createdAt': '2022-02-02', 'updatedAt': '2022-02-03',
-            'description': '', 'size': {'height': 64, 'width': 96}, 'framesCount': frames, 'objects': [],
-            'frames': [], 'tags': [{'name': n, 'id': 500 + i, 'tagId': 3, 'frameRange': r, 'labelerLogin': 'x',
-                                    'createdAt': '2022', 'updatedAt': '2022'} for i, (n, r) in enumerate(tags)]}
+    "A Supervisely video annotation for tags = [(name, range), ...], tag ids from 500."
+    return supervisely_annotation(video_name, tags, frames, first_id=500)
 
 
 def make_dataset(root, videos):
@@ -161,28 +159,6 @@ def test_the_manifest_follows_edited_relabelled_and_deleted_tags(tmp_path):
     assert sorted(p.name for p in (root/'clips').rglob('*.mp4')) == ['y_000005_000015.mp4']
 
 
-def test_manifest_and_annotation_without_their_lists_are_named_errors(tmp_path):
-    root = make_dataset(tmp_path, {'x.mp4': (30, 30, [('ohs', [0, 9])])})
-    ann = json.loads((root/'annotations'/'x.mp4.json').read_text())
-    del ann['tags']
-    (root/'annotations'/'x.mp4.json').write_text(json.dumps(ann))
-    reps, problems = parse_annotation(root/'annotations'/'x.mp4.json', root/'videos')
-    assert reps == [] and "no 'tags' list" in problems[0]['message']
-    (root/'manifest.json').write_text(json.dumps({'format_version': 1}))
-    with pytest.raises(ValueError, match="no 'clips' list"): load_manifest(root/'manifest.json')
-
-
-def test_supervisely_project_layout_and_unknown_keys(tmp_path):
-    write_video(tmp_path/'proj/ds1/video/w.mp4', numbered_frames(20), fps=30)
-    ann = supervisely('w.mp4', [('Power Clean', [2, 5])], 20)
-    ann['tags'][0]['value'] = None
-    ann['extra'] = {'anything': 1}
-    (tmp_path/'proj/ds1/ann').mkdir(parents=True)
-    (tmp_path/'proj/ds1/ann/w.mp4.json').write_text(json.dumps(ann))
-    reps, problems = parse_annotation(tmp_path/'proj/ds1/ann/w.mp4.json')
-    assert problems == [] and [(r['label'], r['num_frames']) for r in reps] == [('power clean', 4)]
-
-
 def test_table_and_previews(extracted, tmp_path):
     root, _ = extracted
     df = load_manifest(root/'manifest.json')
@@ -203,8 +179,5 @@ def test_extract_cli_on_a_preset(tmp_path):
     assert '1 clips (1 cut, 0 up to date), 1 problems' in proc.stdout
     table = pd.read_csv(tmp_path/'runs/mini/tables/dataset.csv')
     assert table.Movimiento.tolist() == ['thruster', 'Total']
-    app = typer.Typer()
-    app.command('extract')(extract_command)
-    app.command('other')(lambda: None)
-    res = CliRunner().invoke(app, ['extract', '--data-dir', str(tmp_path/'data'), '--preset', 'none'])
+    res = CliRunner().invoke(build_app(), ['extract', '--data-dir', str(tmp_path/'data'), '--preset', 'none'])
     assert res.exit_code == 2 and 'no such annotation file or folder' in res.output

@@ -11,8 +11,8 @@ from crossfit_nb.artifacts import SAVED_MODEL
 from crossfit_nb.core import softmax
 from crossfit_nb.inference import Classifier
 from crossfit_nb.modeling import load_run
-from crossfit_nb.training import (TrainConfig, current_lr, make_loss, make_metrics,
-                                  make_optimizer, toy_dataset, train, train_config)
+from crossfit_nb.training import TrainConfig, current_lr, make_loss, make_metrics, make_optimizer, train, train_config
+from crossfit_nb.testing import toy_dataset
 
 T, R = 4, 32
 CFG = TrainConfig(model_id='a0', conv_type='2plus1d', pretrained=False, freeze='full', resolution=R, num_frames=T,

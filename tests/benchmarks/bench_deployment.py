@@ -74,7 +74,8 @@ def latency(args, clips, clf):
 
 
 def throughput(args, clips, clf):
-    from crossfit_nb.webapp import create_app, running_app
+    from crossfit_nb.webapp import create_app
+    from crossfit_nb.testing import running_app
     payloads = [json.dumps({'video': base64.b64encode(p.read_bytes()).decode()}).encode() for p in clips]
     start = time.perf_counter()
     for i in range(args.requests): clf.predict(clips[i % len(clips)])

@@ -25,7 +25,8 @@ import numpy as np
 
 from crossfit_nb.core import LABELS
 from crossfit_nb.video import read_frames, write_video
-from crossfit_nb.extraction import annotation_files, extract_dataset, load_manifest, verify_clip
+from crossfit_nb.annotations import annotation_files, load_manifest
+from crossfit_nb.extraction import extract_dataset, verify_clip
 
 STAMP = 64   # side of the block that carries the frame number
 

@@ -18,8 +18,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np
 
 from crossfit_nb import preprocessing as pp
+from crossfit_nb.artifacts import DATASET_CARD
 from crossfit_nb.core import LABELS, LABEL_TO_ID
-from crossfit_nb.video import iter_frames, write_video
+from crossfit_nb.video import iter_frames, sample_clip, write_video
 
 
 def source_like_clips(root: Path, n: int) -> Path:
@@ -120,14 +121,14 @@ def main():
     for r in (172, 224):
         out = tmp/f'read{r}'
         pp.write_records(clips, out, resolution=r, progress=False, workers=args.workers)
-        (out/pp.CARD_NAME).write_text(json.dumps(card(r)))
+        (out/DATASET_CARD).write_text(json.dumps(card(r)))
     thesis_rate = thesis_read_rate(tmp/'thesis.tfrecord', n)
     print("\ntf.data read (batch 8, decode + normalise), clips/s:")
     print(f"  A0 172 px: {read_rate(tmp/'read172', 'train', n):.0f}   A2 224 px: {(ours := read_rate(tmp/'read224', 'train', n)):.0f}"
           f"   A2 training (shuffle + augment): {read_rate(tmp/'read224', 'train', n, training=True):.0f}")
     print(f"  thesis format 224 px: {thesis_rate:.0f}   ours/thesis: {ours/thesis_rate:.2f}x")
 
-    frames = [(pp.sample_clip(p, 10, 224)*255).round().astype(np.uint8) for p in clips.path]
+    frames = [(sample_clip(p, 10, 224)*255).round().astype(np.uint8) for p in clips.path]
     options = [dict(quality=q, chroma=c) for c in ('4:4:4', '4:2:0') for q in (75, 80, 85, 90)]
     costs = pp.encoding_costs(frames, options)
     print("\nJPEG settings at 224 px on the same clips (PSNR of decoded frames against sample_clip's):")
