@@ -21,9 +21,9 @@ from typing import Iterable, Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'CHAPTERS', 'ProjectError', 'UnknownLabelError',
-           'normalize_label', 'label_id', 'check_choice', 'softmax', 'top_k', 'Config', 'find_project_root',
-           'atomic_path', 'PoolStalled', 'parallel_map']
+__all__ = ['LABELS', 'NUM_CLASSES', 'LABEL_TO_ID', 'GLOSSARY', 'ALIASES', 'MANIFEST', 'CHAPTERS', 'ProjectError',
+           'UnknownLabelError', 'normalize_label', 'label_id', 'check_choice', 'softmax', 'top_k', 'Config',
+           'find_project_root', 'atomic_path', 'PoolStalled', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #cf6d32cd
 LABELS: tuple[str, ...] = ('bar-facing burpee', 'chest-to-bar', 'deadlift', 'double-unders', 'ghd',
@@ -92,6 +92,8 @@ def top_k(probabilities, k: int = 5, labels=LABELS) -> list[tuple[str, float]]:
     return [(labels[i], float(p[i])) for i in order]
 
 # %% ../nbs/00_core.ipynb #55d0dd27
+MANIFEST = 'manifest.json'   # a dataset's clip list, written by extraction: <data>/<preset>/manifest.json
+
 @dataclass
 class Config:
     "Paths and defaults shared by all chapters."
@@ -130,7 +132,7 @@ class Config:
     @property
     def clips_dir(self) -> Path: return self.dataset_dir/'clips'
     @property
-    def manifest_path(self) -> Path: return self.dataset_dir/'manifest.json'
+    def manifest_path(self) -> Path: return self.dataset_dir/MANIFEST
     @property
     def records_dir(self) -> Path: return self.dataset_dir/'records'
     @property

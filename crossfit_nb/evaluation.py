@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import LABELS, NUM_CLASSES, Config
+from .core import LABELS, NUM_CLASSES, Config, atomic_path
 from .artifacts import read_card, write_facts
 from .modeling import load_run
 from .metrics import (bootstrap_intervals, evaluation_tables, factor_table, load_predictions, predict_table,
@@ -24,8 +24,8 @@ from .metrics import (bootstrap_intervals, evaluation_tables, factor_table, load
 from .figures import save_all_figures
 
 # %% auto #0
-__all__ = ['load_predict_fn', 'split_batches', 'predict_split', 'predictions_path', 'clip_frames', 'evaluate', 'evaluate_factors',
-           'factor_facts', 'evaluation_facts']
+__all__ = ['FACTOR_TABLE', 'load_predict_fn', 'split_batches', 'predict_split', 'predictions_path', 'clip_frames', 'evaluate',
+           'evaluate_factors', 'factor_facts', 'evaluation_facts']
 
 # %% ../nbs/40b_evaluation.ipynb #fbb7094d
 def load_predict_fn(model_dir: Path | str, records_dir: Path | str | None = None) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
@@ -88,6 +88,8 @@ def evaluate(cfg: Config, model_dir: Path | str | None = None, split: str = 'tes
     return result
 
 # %% ../nbs/40b_evaluation.ipynb #5b46b945
+FACTOR_TABLE = 'factors.csv'   # the factor predictions (runs/<preset>/predictions) and their table (tables)
+
 def evaluate_factors(cfg: Config, model_dir: Path | str | None = None, videos_per_workout: int = 2, reps: int = 4,
                      n_boot: int = 1000, workers: int | None = None, progress: bool = True) -> dict:
     "Write, cut and classify the factor videos of `videos_per_workout` training videos per workout; the predictions and the table."
@@ -109,11 +111,11 @@ def evaluate_factors(cfg: Config, model_dir: Path | str | None = None, videos_pe
     preds = clip_predictions(clips, predict_fn, info['num_frames'], info['resolution'], card['sampling']['resize_mode'],
                              progress=progress)
     factors = preds.video.map(factor_of)
-    save_predictions(preds.assign(factor=factors), cfg.run_dir/'predictions'/'factors.csv')
+    save_predictions(preds.assign(factor=factors), cfg.run_dir/'predictions'/FACTOR_TABLE)
     table = factor_table(preds, factors, n_boot, cfg.seed)
     table = table.loc[[f for f in ('none', *FACTORS) if f in table.index]]       # the reference first, then the generator's order
     cfg.tables_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(cfg.tables_dir/'factors.csv') as tmp: table.to_csv(tmp)
+    with atomic_path(cfg.tables_dir/FACTOR_TABLE) as tmp: table.to_csv(tmp)
     return {'predictions': preds, 'factors': factors, 'table': table, 'base_videos': bases, 'dataset_dir': fcfg.dataset_dir}
 
 # %% ../nbs/40b_evaluation.ipynb #83bddfb1
@@ -139,7 +141,7 @@ def evaluation_facts(tables: dict, # `evaluation_tables` of the split
     "The numbers the report quotes about the evaluation: accuracies with intervals, the weakest movements, the factors."
     m, conf = tables['metrics'], tables['confidence'].dropna(subset=['mean'])
     f1 = tables['per_movement']['f1'].dropna().sort_values()
-    get = lambda name, key='value': float(m.loc[name, key]) if name in m.index else float('nan')
+    get = lambda name, key='value': float(m.loc[name, key]) if name in m.index and key in m.columns else float('nan')
     return dict(split=split, clips=int(clips), bootstrap=int(bootstrap), chance=1/NUM_CLASSES,
                 top1=get('top-1'), top1_low=get('top-1', 'boot_low'), top1_high=get('top-1', 'boot_high'),
                 top1_wilson_low=get('top-1', 'wilson_low'), top1_wilson_high=get('top-1', 'wilson_high'),

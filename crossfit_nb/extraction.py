@@ -23,7 +23,7 @@ from .annotations import (MANIFEST_COLUMNS, MANIFEST_VERSION, _abs, _rel, _tag_r
                                      follow_annotations, merge_entries, read_annotations, read_manifest,
                                      remove_stale_clips, slugify)
 from .artifacts import write_facts, write_json
-from .core import LABELS, Config, atomic_path, parallel_map
+from .core import LABELS, MANIFEST, Config, atomic_path, parallel_map
 from .video import VideoError, probe_video, read_frames
 
 # %% auto #0
@@ -185,7 +185,7 @@ def extract_dataset(annotations: Path | str | Sequence[Path | str], # annotation
                    ) -> ExtractionResult:
     "Parse `annotations`, merge them into `<dataset_dir>/manifest.json` and cut the clips that are not up to date."
     start_time, root = time.time(), Path(dataset_dir)
-    manifest_path = root/'manifest.json'
+    manifest_path = root/MANIFEST
     root.mkdir(parents=True, exist_ok=True)
     old, files = read_manifest(manifest_path), annotation_files(annotations)
     new, errors, reread = read_annotations(files, videos_dir, root, progress)

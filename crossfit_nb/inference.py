@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import LABELS, ProjectError, softmax, top_k
+from .core import LABELS, MANIFEST, ProjectError, softmax, top_k
 from .video import RESIZE_MODES, VideoError, VideoInfo, probe_video, sample_clip
 from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, read_sidecar
 
@@ -244,7 +244,7 @@ class StreamClassifier:
 def example_clips(dataset_dir: Path | str, per_label: int = 1) -> dict[str, Path]:
     "Up to `per_label` clips per movement from the manifest in `dataset_dir` (else the .mp4 files directly in it), as {name: path}."
     dataset_dir = Path(dataset_dir)
-    if (dataset_dir/'manifest.json').exists():
+    if (dataset_dir/MANIFEST).exists():
         from crossfit_nb.preprocessing import load_clips
         clips = load_clips(dataset_dir).sort_values(['class_id', 'clip_id'])
         clips = clips[[Path(p).exists() for p in clips.path]].groupby('label', sort=False).head(per_label)

@@ -16,14 +16,15 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .artifacts import write_json
 from .core import LABEL_TO_ID, LABELS, NUM_CLASSES, atomic_path, normalize_label, softmax, top_k
 
 # %% auto #0
-__all__ = ['META_COLUMNS', 'EVALUATION_LABELS', 'predictions_frame', 'probabilities', 'true_ids', 'save_predictions',
-           'load_predictions', 'predict_table', 'top_k_hits', 'accuracy_metrics', 'bootstrap_intervals',
-           'per_movement_report', 'confusion_table', 'correlation_table', 'correlation_notes', 'correct_probability',
-           'confidence_table', 'top_predictions', 'hardest_clips', 'cell_options', 'check_notebook_labels',
-           'evaluation_tables', 'save_tables', 'clip_predictions', 'factor_table']
+__all__ = ['META_COLUMNS', 'EVALUATION_LABELS', 'METRICS_SUMMARY', 'predictions_frame', 'probabilities', 'true_ids',
+           'save_predictions', 'load_predictions', 'predict_table', 'top_k_hits', 'accuracy_metrics',
+           'bootstrap_intervals', 'per_movement_report', 'confusion_table', 'correlation_table', 'correlation_notes',
+           'correct_probability', 'confidence_table', 'top_predictions', 'hardest_clips', 'cell_options',
+           'check_notebook_labels', 'evaluation_tables', 'save_tables', 'clip_predictions', 'factor_table']
 
 # %% ../nbs/40_metrics.ipynb #aa467d3b
 META_COLUMNS: tuple[str, ...] = ('clip_id', 'video', 'label', 'predicted')
@@ -273,6 +274,8 @@ def check_notebook_labels(path: Path | str, labels: Sequence[str] = EVALUATION_L
     return {label: cells[label][0] for label in labels}
 
 # %% ../nbs/40_metrics.ipynb #454b10ef
+METRICS_SUMMARY = 'metrics.json'   # in the run's tables folder, beside one CSV per table
+
 def evaluation_tables(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, gallery_size: int = 8) -> dict[str, pd.DataFrame]:
     "Every table of the chapter computed from the predictions table `df`."
     return {'metrics': bootstrap_intervals(df, n_boot, seed), 'per_movement': per_movement_report(df),
@@ -289,8 +292,7 @@ def save_tables(tables: dict[str, pd.DataFrame], out_dir: Path | str, extra: dic
         with atomic_path(out_dir/f'{name}.csv') as tmp: table.to_csv(tmp)
         written.append(out_dir/f'{name}.csv')
     summary = {**(extra or {}), 'metrics': json.loads(tables['metrics'].to_json(orient='index'))}
-    with atomic_path(out_dir/'metrics.json') as tmp: tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    return written + [out_dir/'metrics.json']
+    return written + [write_json(out_dir/METRICS_SUMMARY, summary)]
 
 # %% ../nbs/40_metrics.ipynb #9eb4a414
 def clip_predictions(clips: pd.DataFrame, predict_fn: Callable[[np.ndarray], np.ndarray], num_frames: int, resolution: int,

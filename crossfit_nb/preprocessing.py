@@ -22,7 +22,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import check_choice, LABEL_TO_ID, LABELS, Config, UnknownLabelError, atomic_path, normalize_label
+from .core import check_choice, LABEL_TO_ID, LABELS, MANIFEST, Config, UnknownLabelError, atomic_path, normalize_label
 from .video import RESIZE_MODES, VideoError, VideoReader, _sample, sample_clip, sample_indices
 from .artifacts import DATASET_CARD, read_card, read_facts, write_facts, write_json
 
@@ -36,7 +36,7 @@ def load_clips(dataset_dir: Path | str) -> pd.DataFrame:
     "The clips of the dataset in `dataset_dir` (or of its `manifest.json`), with canonical labels, class ids and absolute paths."
     from crossfit_nb.annotations import load_manifest
     path = Path(dataset_dir)
-    if path.is_dir(): path = path/'manifest.json'
+    if path.is_dir(): path = path/MANIFEST
     clips = load_manifest(path)
     if clips.empty: raise ValueError(f"{path}: the manifest lists no clips")
     dup = clips.clip_id[clips.clip_id.duplicated()].tolist()

@@ -143,7 +143,7 @@ class VideoReader:
         "The frame index of a packet or frame: its rank among the timestamps (fps arithmetic only when they are unknown)."
         if item.pts is None: return -1
         if self._index: return self._index.get(item.pts, -1)
-        return _frame_index(item, self.stream, self.start, self.info.fps)
+        return int(round((float(item.pts*self.stream.time_base) - self.start)*self.info.fps))   # no timestamps in the packets
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()

@@ -78,13 +78,6 @@ def test_predict_table_keeps_metadata_aligned():
 
 # --- metrics -----------------------------------------------------------------------------------------
 
-def test_accuracies_by_hand(mixed):
-    m = accuracy_metrics(mixed)
-    assert m['top-1'] == pytest.approx(5/6)
-    assert m['top-5'] == 1.0
-    assert m['balanced accuracy'] == pytest.approx((2/3 + 1 + 1)/3)   # absent movements left out
-
-
 def test_bootstrap_is_seeded_and_brackets_the_value(mixed):
     a, b = bootstrap_intervals(mixed, 500, seed=1), bootstrap_intervals(mixed, 500, seed=1)
     pd.testing.assert_frame_equal(a, b)
@@ -104,15 +97,6 @@ def test_wilson_interval_for_a_perfect_score():
     # Wilson 95%: 1 / (1 + z²/n) for n successes of n
     assert ci.loc['top-1', 'wilson_low'] == pytest.approx(1/(1 + 1.959964**2/n), abs=1e-6)
     assert ci.loc['top-1', 'wilson_high'] == pytest.approx(1.0)
-
-
-def test_per_movement_report_by_hand(mixed):
-    rep = per_movement_report(mixed)
-    assert rep.loc['ohs', ['precision', 'recall', 'support', 'predicted']].tolist() == [1.0, pytest.approx(2/3), 3, 2]
-    assert rep.loc['thruster', 'precision'] == 0.5 and rep.loc['thruster', 'recall'] == 1.0
-    assert rep.loc['thruster', 'f1'] == pytest.approx(2/3)
-    assert rep.loc[['ghd', 'shspu'], ['precision', 'recall', 'f1']].isna().all().all()
-    assert rep.support.sum() == 6
 
 
 def test_confusion_tables(mixed):
@@ -144,17 +128,6 @@ def test_correlation_follows_the_definition():
     np.testing.assert_allclose(np.diag(corr), 1.0)
 
 
-def test_correlation_trading_movements_by_hand():
-    # over the ohs clips, thruster takes exactly what ohs loses (-1); deadlift moves with ohs (+1)
-    rows = [probs_row(ohs=.90, thruster=.020, deadlift=.040), probs_row(ohs=.80, thruster=.125, deadlift=.035),
-            probs_row(ohs=.60, thruster=.335, deadlift=.025)]
-    corr = correlation_table(table(['ohs']*3, rows))
-    assert corr.loc['thruster', 'ohs'] == pytest.approx(-1)
-    assert corr.loc['deadlift', 'ohs'] == pytest.approx(1)
-    assert corr.loc[['ghd', 'shspu', 'chest-to-bar'], 'ohs'].isna().all()      # constant probabilities
-    assert corr.drop(columns='ohs').isna().all().all()                           # single-class split
-
-
 def test_correlation_degenerate_cases():
     const = table(['ghd']*3, [probs_row(ghd=.5, ohs=.2)]*3)              # constant P(ghd): whole column undefined
     assert correlation_table(const).isna().all().all()
@@ -178,13 +151,6 @@ def test_confidence_table_sorted_with_absent_last(mixed):
     assert conf.loc['deadlift', 'std'] == pytest.approx(np.std([.9, .7], ddof=1))
     assert np.isnan(conf.loc['thruster', 'std']) and conf.loc['thruster', 'clips'] == 1
     assert conf.iloc[3:].clips.eq(0).all() and conf.iloc[3:]['mean'].isna().all()
-
-
-def test_hardest_clips_errors_first(mixed):
-    hard = hardest_clips(mixed, n=3)
-    assert hard.clip_id.tolist() == ['c2', 'c1', 'c4']
-    assert hard.error.tolist() == [True, False, False]
-    assert hard.top3[0].startswith('thruster 0.60; ohs 0.30')
 
 
 def test_degenerate_split_runs_every_table(tmp_path):

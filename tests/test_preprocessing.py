@@ -148,13 +148,6 @@ def test_movements_with_a_single_source_video_are_split_by_rep_order():
     assert pp.split_clips(single, 0.2, 0).tolist() == ['train']
 
 
-def test_thesis_split_is_random_at_clip_level():
-    clips = workout_table()
-    split = pp.split_clips(clips, 0.2, 0, method='clip')
-    assert abs((split == 'test').mean() - 0.2) < 0.01
-    assert set(clips.source_video[split == 'train']) & set(clips.source_video[split == 'test'])
-
-
 # Records and the card
 
 def test_card_describes_the_records(jpeg_records, dataset):

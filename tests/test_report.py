@@ -112,7 +112,7 @@ def test_the_report_covers_every_chapter_and_section():
 
 def test_the_numbers_come_from_the_chapter_outputs(project):
     problems = check_report(project, facts=report_facts)
-    assert any('report data (dataset): runs/ci/tables/dataset.csv not found (written by 10b_extraction)' in p for p in problems)
+    assert any('report data (dataset): runs/ci/facts/10b_extraction.json not found (written by 10b_extraction)' in p for p in problems)
     chapter_outputs(project)
     assert check_report(project, facts=report_facts) == []
     f = report_facts(project)
