@@ -16,7 +16,7 @@ from typing import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .core import LABEL_TO_ID, UnknownLabelError, normalize_label
+from .core import LABEL_TO_ID, ProjectError, UnknownLabelError, normalize_label
 from .video import VideoError, probe_video
 
 # %% auto #0
@@ -40,7 +40,7 @@ def clip_id_for(video_name: str, # the source video's file name
     return f'{stem}_{start:06d}_{end:06d}'
 
 # %% ../nbs/10a_annotations.ipynb #f02dcaa5
-class AnnotationError(ValueError):
+class AnnotationError(ProjectError, ValueError):
     "An annotation file or tag that cannot be used; the message names the file and the tag."
 
 def _tag_ref(entry: dict) -> str:
