@@ -279,19 +279,24 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     return (overlap*n_out/n_in).astype(np.float32)
 
 # %% ../nbs/00b_video.ipynb #0f983d84
-def _resample_axis(x: np.ndarray, n_out: int, axis: int) -> np.ndarray:
-    "`x` resampled to `n_out` along `axis` with `_area_weights`, summing only each output's few input pixels."
-    n_in = x.shape[axis]
+def _area_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    "For each of `n_out` output pixels, the few input pixels it averages and their weights (`_area_weights`'s non-zeros)."
     w = _area_weights(n_in, n_out)
     start, k = (w > 0).argmax(1), int((w > 0).sum(1).max())
     span = start[:, None] + np.arange(k)
     idx = np.minimum(span, n_in - 1)
-    weights = np.take_along_axis(w, idx, 1)*(span < n_in)
-    return np.moveaxis((np.moveaxis(x, axis, -1)[..., idx]*weights).sum(-1), -1, axis)
+    return idx, np.take_along_axis(w, idx, 1)*(span < n_in)
+
+def _resample_last(x: np.ndarray, n_out: int) -> np.ndarray:
+    "`x` resampled to `n_out` along its last (contiguous) axis."
+    idx, weights = _area_taps(x.shape[-1], n_out)
+    return (x[..., idx]*weights).sum(-1)
 
 def area_resize(frames: np.ndarray, size: int) -> np.ndarray:
     "[T,H,W,3] uint8 frames resized to [T,size,size,3] by pixel-area averaging (OpenCV's INTER_AREA, to the unit)."
-    out = _resample_axis(_resample_axis(frames.astype(np.float32), size, 2), size, 1)
+    x = np.ascontiguousarray(frames.transpose(0, 1, 3, 2), dtype=np.float32)       # [T,H,3,W]: width first, as OpenCV
+    x = np.ascontiguousarray(_resample_last(x, size).transpose(0, 2, 3, 1))        # [T,3,size,H]: then height
+    out = _resample_last(x, size).transpose(0, 3, 2, 1)                            # [T,size,size,3]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 def motion_crop(frames: np.ndarray, resolution: int) -> np.ndarray:
