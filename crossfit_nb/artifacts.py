@@ -11,13 +11,13 @@ import json
 import os
 from pathlib import Path
 
-from .core import LABELS, Config, atomic_path
+from .core import LABELS, Config, ProjectError, atomic_path
 
 # %% auto #0
 __all__ = ['TRAIN_INFO', 'SAVED_MODEL', 'HISTORY', 'TRAIN_STATE', 'MODEL_INFO', 'DATASET_CARD', 'FACTS_DIR', 'RUN_INDEX',
-           'SERVING_PRESETS', 'write_json', 'read_json', 'find_run', 'run_info', 'read_card', 'model_sidecar',
-           'read_sidecar', 'model_info', 'export_saved_model', 'facts_path', 'write_facts', 'read_facts', 'export_dir',
-           'default_model', 'serving_config']
+           'SERVING_PRESETS', 'write_json', 'read_json', 'find_run', 'run_info', 'read_card', 'ModelError',
+           'model_sidecar', 'read_sidecar', 'model_info', 'export_saved_model', 'facts_path', 'write_facts',
+           'read_facts', 'export_dir', 'default_model', 'serving_config']
 
 # %% ../nbs/00c_artifacts.ipynb #8ef1c0f2
 TRAIN_INFO = 'train_info.json'       # a trained run: what was trained, how, and where its weights are
@@ -76,6 +76,9 @@ def read_card(records_dir: Path | str) -> dict:
     return read_json(path)
 
 # %% ../nbs/00c_artifacts.ipynb #d4356a29
+class ModelError(ProjectError, RuntimeError):
+    "A model file that cannot be loaded or does not classify the 9 movements."
+
 def model_sidecar(path: Path | str) -> Path:
     "Where the JSON describing the exported model at `path` lives."
     path = Path(path)

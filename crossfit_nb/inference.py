@@ -20,11 +20,11 @@ import numpy as np
 
 from .core import LABELS, MANIFEST, ProjectError, softmax, top_k
 from .video import RESIZE_MODES, VideoError, VideoInfo, probe_video, sample_clip
-from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, read_sidecar
+from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, ModelError, read_sidecar
 
 # %% auto #0
-__all__ = ['MAX_VIDEO_BYTES', 'check_size', 'check_video', 'Prediction', 'timings_text', 'ModelError', 'TFLiteRunner',
-           'SavedModelRunner', 'upload_name', 'Classifier', 'StreamClassifier', 'example_clips']
+__all__ = ['MAX_VIDEO_BYTES', 'check_size', 'check_video', 'Prediction', 'timings_text', 'TFLiteRunner', 'SavedModelRunner',
+           'upload_name', 'Classifier', 'StreamClassifier', 'example_clips']
 
 # %% ../nbs/50_inference.ipynb #aebb8dd8
 MAX_VIDEO_BYTES = 50*2**20   # uploads above this are refused (the thesis' clips are ~0.3 MB)
@@ -66,9 +66,6 @@ def timings_text(pred: Prediction) -> str:
     return f"muestreo {t['sample']*1000:.0f} ms · inferencia {t['inference']*1000:.0f} ms · total {t['total']*1000:.0f} ms"
 
 # %% ../nbs/50_inference.ipynb #87e678ae
-class ModelError(ProjectError, RuntimeError):
-    "A model file that cannot be loaded or does not classify the 9 movements."
-
 def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     scale, zero = detail['quantization']
     if detail['dtype'] == np.float32 or not scale: return x.astype(detail['dtype'])
