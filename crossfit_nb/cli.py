@@ -18,10 +18,11 @@ import typer
 from .core import Config, ProjectError, find_project_root
 
 # %% auto #0
-__all__ = ['DataDir', 'RunsDir', 'Preset', 'Seed', 'Workers', 'ModelDir', 'ServingModel', 'Threads', 'Progress', 'USAGE_ERROR',
-           'FAILED', 'Opt', 'COMMANDS', 'config', 'fail', 'user_errors', 'synth_command', 'download_command',
-           'extract_command', 'preprocess_command', 'train_command', 'evaluate_command', 'export_command',
-           'load_classifier', 'predict_command', 'serve_command', 'run_command', 'report_command', 'build_app', 'main']
+__all__ = ['DataDir', 'RunsDir', 'Preset', 'Seed', 'Workers', 'ModelDir', 'ServingModel', 'PoseModel', 'MovinetModel', 'Threads',
+           'Progress', 'USAGE_ERROR', 'FAILED', 'Opt', 'COMMANDS', 'config', 'fail', 'user_errors', 'synth_command',
+           'download_command', 'extract_command', 'preprocess_command', 'train_command', 'evaluate_command',
+           'export_command', 'load_classifier', 'predict_command', 'serve_command', 'run_command', 'report_command',
+           'fetch_pose_command', 'build_app', 'main']
 
 # %% ../nbs/90_cli.ipynb #b5db50b4
 DataDir = Annotated[Optional[Path], typer.Option(help='data folder (default: data, or $CROSSFIT_DATA_DIR)')]
@@ -30,8 +31,11 @@ Preset = Annotated[Optional[str], typer.Option(help='dataset and run preset: ci,
 Seed = Annotated[Optional[int], typer.Option(help='random seed (default: 0, or $CROSSFIT_SEED)')]
 Workers = Annotated[Optional[int], typer.Option(help='parallel workers (default: 2)')]
 ModelDir = Annotated[Optional[Path], typer.Option(help='trained run folder (default: the newest under runs/<preset>/models)')]
-ServingModel = Annotated[Optional[Path], typer.Option(help='.tflite file or SavedModel folder (default: runs/<preset>/export; '
-                                                           'without --preset the demo model, else ci)')]
+ServingModel = Annotated[Optional[str], typer.Option(help="'movinet' (default), 'pose' (BlazePose keypoints) or 'ensemble'; "
+                                                          "or a MoViNet .tflite file or SavedModel folder (default: runs/<preset>/export; "
+                                                          "without --preset the demo model, else ci)")]
+PoseModel = Annotated[Optional[Path], typer.Option(help='the keypoint classifier .tflite (default: runs/<preset>/export/pose-classifier.tflite)')]
+MovinetModel = Annotated[Optional[Path], typer.Option(help='MoViNet .tflite file or SavedModel folder for --model movinet or ensemble (default: runs/<preset>/export)')]
 Threads = Annotated[int, typer.Option(help='TFLite threads')]
 Progress = Annotated[bool, typer.Option('--progress/--no-progress', help='show progress bars')]
 
@@ -204,11 +208,12 @@ def export_command(
     if table is not None: typer.echo(table.round(4).to_string())
     typer.echo(f"exported: {', '.join(str(p) for p in models.values())}")
 
-def load_classifier(model: Optional[Path], cfg: Config, threads: int = 1, max_mb: float = 50):
-    "The `Classifier` of `model`, else of the run's default export; a usage error when there is none."
-    from crossfit_nb.artifacts import default_model
-    from crossfit_nb.inference import Classifier
-    with user_errors(): return Classifier.load(model or default_model(cfg), threads, int(max_mb*2**20))
+def load_classifier(model: Optional[str], cfg: Config, threads: int = 1, max_mb: float = 50, pose_model: Optional[Path] = None,
+                    movinet_model: Optional[Path] = None):
+    "The classifier `model` names (a kind, or a MoViNet file), with the run's exports as defaults; a usage error when one is missing."
+    from crossfit_nb.inference import MODEL_KINDS, load_model
+    kind, movinet = (model, movinet_model) if model in MODEL_KINDS or model is None else ('movinet', Path(model))
+    with user_errors(): return load_model(kind or 'movinet', movinet, pose_model, cfg, threads, int(max_mb*2**20))
 
 # %% ../nbs/90_cli.ipynb #f4b97fa4
 def predict_command(
@@ -216,11 +221,13 @@ def predict_command(
         model: ServingModel = None,
         top_k: Annotated[int, typer.Option(min=1, max=9, help='movements to show per clip (1 to 9)')] = 5,
         json_output: Annotated[bool, typer.Option('--json', help='print JSON instead of text')] = False,
-        threads: Threads = 1, runs_dir: RunsDir = None, preset: Preset = None):
-    "Classify CrossFit clips: the top-k movements with probabilities and timings."
+        threads: Threads = 1, runs_dir: RunsDir = None, preset: Preset = None, pose_model: PoseModel = None,
+        movinet_model: MovinetModel = None):
+    "Classify CrossFit clips with MoViNet, the keypoint model or both: the top-k movements with probabilities and timings."
     from crossfit_nb.artifacts import serving_config
     from crossfit_nb.video import VideoError
-    clf = load_classifier(model, serving_config(runs_dir=runs_dir, preset=preset), threads)
+    clf = load_classifier(model, serving_config(runs_dir=runs_dir, preset=preset), threads, pose_model=pose_model,
+                          movinet_model=movinet_model)
     results, failed = [], 0
     for clip in clips:
         try: pred = clf.predict(clip, top_k)
@@ -233,7 +240,7 @@ def predict_command(
         if not json_output:
             others = ', '.join(f'{l} {p:.1%}' for l, p in pred.top[1:])
             typer.echo(f"{clip}: {pred.label} {pred.top[0][1]:.1%}" + (f" ({others})" if others else '') +
-                       f" [{pred.timings['total']*1000:.0f} ms]")
+                       f" [{pred.model}, {pred.timings['total']*1000:.0f} ms]")
     if json_output: typer.echo(json.dumps(results, indent=1, ensure_ascii=False))
     if failed: raise typer.Exit(FAILED)
 
@@ -244,15 +251,22 @@ def serve_command(
         port: Annotated[int, typer.Option(help='port to listen on')] = 8050,
         data_dir: DataDir = None, runs_dir: RunsDir = None, preset: Preset = None,
         max_mb: Annotated[float, typer.Option(help='largest upload accepted, in MB')] = 50,
-        threads: Threads = 1):
-    "Serve the Dash web app (upload or pick a clip, get its top-5 movements)."
+        threads: Threads = 1, pose_model: PoseModel = None):
+    "Serve the Dash web app (upload or pick a clip, choose the model, get its top-5 movements)."
     from crossfit_nb.artifacts import serving_config
-    from crossfit_nb.inference import example_clips
+    from crossfit_nb.inference import EnsembleClassifier, example_clips
     from crossfit_nb.webapp import create_app, serve
     cfg = serving_config(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
-    clf = load_classifier(model, cfg, threads, max_mb)
-    typer.echo(f"model: {clf}")
-    serve(create_app(clf, example_clips(cfg.dataset_dir)), host, port)
+    from crossfit_nb.inference import MODEL_KINDS
+    kind = model if model in MODEL_KINDS else 'movinet'
+    models = {'movinet': load_classifier(None if model in MODEL_KINDS else model, cfg, threads, max_mb)}
+    try: models['pose'] = load_classifier('pose', cfg, threads, max_mb, pose_model)
+    except typer.Exit: typer.echo("note: no keypoint classifier; the app offers MoViNet only", err=True)
+    if 'pose' in models: models['ensemble'] = EnsembleClassifier(models['movinet'], models['pose'])
+    if kind not in models: raise fail(f"model {kind!r} is not available (no keypoint classifier)")
+    models = {kind: models[kind], **models}                      # the chosen model first: the app's default
+    for kind, clf in models.items(): typer.echo(f"model {kind}: {clf}")
+    serve(create_app(models, example_clips(cfg.dataset_dir)), host, port)
 
 # %% ../nbs/90_cli.ipynb #b9d7f4e2
 def run_command(profile: Annotated[str, typer.Option(help="profile in profiles/: 'demo' (the main command's), 'ci' (fast) or 'thesis' (full scale)")] = 'ci',
@@ -294,6 +308,16 @@ def report_command(
     except subprocess.CalledProcessError as e: raise fail(f"quarto render failed ({e.returncode})", FAILED) from None
     typer.echo(f"rendered: {', '.join(str(o.relative_to(root)) if o.is_relative_to(root) else str(o) for o in outputs)}")
 
+# %% ../nbs/90_cli.ipynb #871a5814
+def fetch_pose_command(
+        wheel: Annotated[Optional[Path], typer.Option(help='a mediapipe 0.10.21 wheel at hand (default: pip downloads it, without dependencies)')] = None,
+        models_dir: Annotated[Optional[Path], typer.Option(help='where the models go (default ~/.cache/crossfit-nb/blazepose, or $CROSSFIT_POSE_MODELS)')] = None,
+        index_url: Annotated[Optional[str], typer.Option(help='a package index other than pip\'s default')] = None):
+    "Take BlazePose's two model files out of the mediapipe wheel that ships them, each checked against its pinned SHA-256."
+    from crossfit_nb.pose import fetch_pose_models
+    with user_errors(): d = fetch_pose_models(models_dir, wheel, index_url)
+    typer.echo(f"BlazePose models checked in {d}")
+
 # %% ../nbs/90_cli.ipynb #9855b373
 COMMANDS: dict[str, tuple[Callable, str]] = {
     'synth': (synth_command, 'Generate synthetic CrossFit workout videos with annotations.'),
@@ -304,6 +328,7 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     'evaluate': (evaluate_command, 'Predictions, metrics and heatmaps on the test split.'),
     'export': (export_command, 'Export the trained model to SavedModel and TFLite.'),
     'predict': (predict_command, 'Classify video clips.'),
+    'fetch-pose': (fetch_pose_command, 'Fetch the BlazePose models (from the mediapipe wheel, hash-checked).'),
     'serve': (serve_command, 'Serve the Dash web app.'),
     'report': (report_command, 'Run the chapters and build the Quarto report.'),
     'run': (run_command, 'Run the chapter notebooks in order with papermill.'),

@@ -149,7 +149,7 @@ class Config:
     def logs_dir(self) -> Path: return self.run_dir/'logs'
 
 # %% ../nbs/00_core.ipynb #f4ef8480
-CHAPTERS: tuple[str, ...] = ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training',
+CHAPTERS: tuple[str, ...] = ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '35b_keypoints',
                              '40b_evaluation', '50e_deployment')
 
 def find_project_root(start: Path | str | None = None) -> Path:

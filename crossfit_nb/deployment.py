@@ -17,7 +17,35 @@ from .artifacts import write_facts
 from .video import VideoError
 
 # %% auto #0
-__all__ = ['deployment_facts']
+__all__ = ['ensemble_predictions', 'comparison_table', 'deployment_facts']
+
+# %% ../nbs/50e_deployment.ipynb #1d44b69a
+def ensemble_predictions(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    "The predictions table whose probabilities are the mean of `a`'s and `b`'s (same clips, matched by id)."
+    from crossfit_nb.core import LABELS
+    from crossfit_nb.metrics import predictions_frame
+    b = b.set_index('clip_id').loc[a.clip_id]
+    probs = (a[list(LABELS)].to_numpy(float) + b[list(LABELS)].to_numpy(float))/2
+    return predictions_frame(a.clip_id.tolist(), a.video.tolist(), a.label.tolist(), probs)
+
+# %% ../nbs/50e_deployment.ipynb #df2f9692
+def comparison_table(held_out: dict, # kind -> predictions table of the held-out synthetic clips
+                     real_hits: dict, # kind -> real clips right (empty without real clips)
+                     real_clips: int, # real clips classified
+                     sizes_mb: dict, # kind -> MB that serving loads
+                     latency_ms: dict, # kind -> mean ms per clip, one thread
+                     minutes: dict, # kind -> training minutes
+                    ) -> pd.DataFrame:
+    "One row per model: held-out synthetic top-1 [95 % bootstrap], real clips right, size, latency, training minutes."
+    from crossfit_nb.metrics import bootstrap_intervals
+    rows = {}
+    for kind, preds in held_out.items():
+        m = bootstrap_intervals(preds, 1000, 0).loc['top-1']
+        rows[kind] = {'top-1 sintético': m.value, 'IC inf.': m.boot_low, 'IC sup.': m.boot_high,
+                      'clips reales': f"{real_hits[kind]}/{real_clips}" if real_clips else 'n/d',
+                      'tamaño (MB)': sizes_mb[kind], 'latencia (ms/clip)': latency_ms.get(kind, float('nan')),
+                      'entrenamiento (min)': minutes[kind]}
+    return pd.DataFrame(rows).T.rename_axis('modelo')
 
 # %% ../nbs/50e_deployment.ipynb #146a3c99
 def deployment_facts(table: pd.DataFrame, # `export.compare_exports`' table

@@ -18,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import LABELS, MANIFEST, ProjectError, softmax, top_k
+from .core import LABELS, MANIFEST, NUM_CLASSES, ProjectError, softmax, top_k
 from .video import RESIZE_MODES, VideoError, VideoInfo, probe_video, sample_clip
-from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, ModelError, read_sidecar
+from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, ModelError, export_dir, read_sidecar
+from .keypoint_model import KEYPOINT_MODEL, KeypointClassifier, sampled_frames, track_features
+from .pose import PoseEstimator
 
 # %% auto #0
-__all__ = ['MAX_VIDEO_BYTES', 'check_size', 'check_video', 'Prediction', 'timings_text', 'TFLiteRunner', 'SavedModelRunner',
-           'upload_name', 'Classifier', 'StreamClassifier', 'example_clips']
+__all__ = ['MAX_VIDEO_BYTES', 'MODEL_KINDS', 'check_size', 'check_video', 'Prediction', 'timings_text', 'TFLiteRunner',
+           'SavedModelRunner', 'upload_name', 'predict_bytes', 'Classifier', 'StreamClassifier', 'PoseClassifier',
+           'EnsembleClassifier', 'pose_model_path', 'load_model', 'example_clips']
 
 # %% ../nbs/50_inference.ipynb #aebb8dd8
 MAX_VIDEO_BYTES = 50*2**20   # uploads above this are refused (the thesis' clips are ~0.3 MB)
@@ -51,19 +54,23 @@ class Prediction:
     probabilities: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     source: str = ''
+    model: str = 'movinet'
+    details: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str: return self.top[0][0]
 
     def to_dict(self) -> dict:
         "A JSON-ready dict: source, `prediction` as [[label, probability], ...] and timings."
-        return {'source': self.source, 'prediction': [[l, round(float(p), 6)] for l, p in self.top],
-                'timings': {k: round(v, 4) for k, v in self.timings.items()}}
+        return {'source': self.source, 'model': self.model, 'prediction': [[l, round(float(p), 6)] for l, p in self.top],
+                'timings': {k: round(v, 4) for k, v in self.timings.items()}, **self.details}
 
 def timings_text(pred: Prediction) -> str:
     "The timings of `pred` in one line (Spanish)."
     t = pred.timings
-    return f"muestreo {t['sample']*1000:.0f} ms · inferencia {t['inference']*1000:.0f} ms · total {t['total']*1000:.0f} ms"
+    pose = f"pose {t['pose']*1000:.0f} ms · " if 'pose' in t else ''
+    return (f"{pred.model}: muestreo {t['sample']*1000:.0f} ms · {pose}inferencia {t['inference']*1000:.0f} ms · "
+            f"total {t['total']*1000:.0f} ms")
 
 # %% ../nbs/50_inference.ipynb #87e678ae
 def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
@@ -129,6 +136,24 @@ def upload_name(name: str | None, default: str = 'upload') -> str:
     return name or default
 
 # %% ../nbs/50_inference.ipynb #da37135e
+def predict_bytes(classifier, # anything with `predict(path, top_k, name)` and `max_bytes`
+                  data: bytes, # the bytes of a video file
+                  top_k: int = 5, # movements to return
+                  name: str | None = None, # the file's name as the user gave it
+                 ) -> Prediction:
+    "`classifier.predict` on the bytes of a file: size checked, written to a temporary file, errors naming `name`."
+    name = upload_name(name)
+    if len(data) > classifier.max_bytes:
+        raise VideoError(f"{name}: file too large ({_mb(len(data))}; the limit is {_mb(classifier.max_bytes)})")
+    suffix = Path(name).suffix
+    fd, tmp = tempfile.mkstemp(suffix=suffix if re.fullmatch(r'\.[A-Za-z0-9]{1,8}', suffix) else '.mp4',
+                               prefix='crossfit-upload-')
+    try:
+        with os.fdopen(fd, 'wb') as f: f.write(data)
+        try: return classifier.predict(tmp, top_k, name)
+        except VideoError as e: raise VideoError(str(e).replace(tmp, name)) from None
+    finally: os.unlink(tmp)
+
 class Classifier:
     "Classify CrossFit clips with an exported model, sampling them with the training chapter's `sample_clip`."
     def __init__(self, runner, info: dict | None = None, max_bytes: int = MAX_VIDEO_BYTES):
@@ -177,7 +202,7 @@ class Classifier:
 
     def predict(self, video: Path | str | bytes, top_k: int = 5, name: str | None = None) -> Prediction:
         "The `top_k` movements of `video` (a path or the bytes of a file) with probabilities and timings."
-        if isinstance(video, (bytes, bytearray, memoryview)): return self._predict_bytes(bytes(video), top_k, name)
+        if isinstance(video, (bytes, bytearray, memoryview)): return predict_bytes(self, bytes(video), top_k, name)
         start = time.perf_counter()
         clip = self.sample(video)
         sampled = time.perf_counter()
@@ -187,18 +212,7 @@ class Classifier:
                           {'sample': sampled - start, 'inference': end - sampled, 'total': end - start},
                           name or str(video))
 
-    def _predict_bytes(self, data: bytes, k: int, name: str | None) -> Prediction:
-        name = upload_name(name)
-        if len(data) > self.max_bytes:
-            raise VideoError(f"{name}: file too large ({_mb(len(data))}; the limit is {_mb(self.max_bytes)})")
-        suffix = Path(name).suffix
-        fd, tmp = tempfile.mkstemp(suffix=suffix if re.fullmatch(r'\.[A-Za-z0-9]{1,8}', suffix) else '.mp4',
-                                   prefix='crossfit-upload-')
-        try:
-            with os.fdopen(fd, 'wb') as f: f.write(data)
-            try: return self.predict(tmp, k, name)
-            except VideoError as e: raise VideoError(str(e).replace(tmp, name)) from None
-        finally: os.unlink(tmp)
+
 
 # %% ../nbs/50_inference.ipynb #228d887d
 class StreamClassifier:
@@ -236,6 +250,84 @@ class StreamClassifier:
         probs = self.frame_probabilities[-1]
         return Prediction(globals()['top_k'](probs, top_k, self.labels), probs,
                           {'sample': sampled - start, 'inference': end - sampled, 'total': end - start}, str(video))
+
+# %% ../nbs/50_inference.ipynb #5e2a84e1
+MODEL_KINDS = ('movinet', 'pose', 'ensemble')
+
+class PoseClassifier:
+    "Classify CrossFit clips from BlazePose keypoints with the TFLite keypoint classifier."
+    kind = 'pose'
+    def __init__(self, path: Path | str, num_threads: int = 1, max_bytes: int = MAX_VIDEO_BYTES,
+                 models_dir: Path | str | None = None):
+        self.classifier = KeypointClassifier(path, num_threads)
+        self.estimator, self.max_bytes, self.labels = PoseEstimator(models_dir, num_threads), max_bytes, LABELS
+        self._lock = threading.Lock()   # the estimator's interpreters are not thread-safe
+
+    @property
+    def path(self) -> Path: return self.classifier.path
+    def __repr__(self): return f"PoseClassifier(BlazePose + {self.path.name}, {self.classifier.num_steps} frames)"
+
+    def analyse(self, path: Path | str):
+        "The pose track of the clip at `path`, its 9 probabilities and the timings (s)."
+        start = time.perf_counter()
+        frames = sampled_frames(check_size(path, self.max_bytes), self.classifier.num_steps)
+        sampled = time.perf_counter()
+        with self._lock: track = self.estimator.track(frames)
+        posed = time.perf_counter()
+        probs = self.classifier.probabilities(track_features(track))
+        end = time.perf_counter()
+        return track, probs, {'sample': sampled - start, 'pose': posed - sampled, 'inference': end - posed, 'total': end - start}
+
+    def predict(self, video: Path | str | bytes, top_k: int = 5, name: str | None = None) -> Prediction:
+        "The `top_k` movements of `video` (a path or a file's bytes) from its keypoints."
+        if isinstance(video, (bytes, bytearray, memoryview)): return predict_bytes(self, bytes(video), top_k, name)
+        track, probs, timings = self.analyse(video)
+        return Prediction(globals()['top_k'](probs, top_k, self.labels), probs, timings, name or str(video), 'pose',
+                          {'pose_found': f"{int(track.found.sum())}/{len(track.found)}"})
+
+# %% ../nbs/50_inference.ipynb #02ff005d
+class EnsembleClassifier:
+    "MoViNet and the keypoint classifier together: the mean of their probabilities."
+    kind = 'ensemble'
+    def __init__(self, movinet: Classifier, pose: PoseClassifier):
+        self.movinet, self.pose = movinet, pose
+        self.max_bytes, self.labels = min(movinet.max_bytes, pose.max_bytes), LABELS
+
+    @property
+    def path(self) -> Path: return self.movinet.path
+    def __repr__(self): return f"EnsembleClassifier({self.movinet!r} + {self.pose!r})"
+
+    def predict(self, video: Path | str | bytes, top_k: int = 5, name: str | None = None) -> Prediction:
+        "The `top_k` movements of `video` by the mean of both models' probabilities."
+        if isinstance(video, (bytes, bytearray, memoryview)): return predict_bytes(self, bytes(video), top_k, name)
+        a, b = self.movinet.predict(video, NUM_CLASSES), self.pose.predict(video, NUM_CLASSES)
+        probs = (a.probabilities + b.probabilities)/2
+        timings = {k: a.timings.get(k, 0) + b.timings.get(k, 0) for k in ('sample', 'pose', 'inference', 'total')}
+        return Prediction(globals()['top_k'](probs, top_k, self.labels), probs, timings, name or str(video), 'ensemble',
+                          {'movinet': a.label, 'pose': b.label, **b.details})
+
+# %% ../nbs/50_inference.ipynb #5f53fc81
+def pose_model_path(cfg) -> Path:
+    "The keypoint classifier the keypoints chapter exported: `<run_dir>/export/pose-classifier.tflite`."
+    path = export_dir(cfg)/KEYPOINT_MODEL
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no keypoint classifier; run the keypoints chapter (35b_keypoints) or pass --pose-model")
+    return path
+
+def load_model(kind: str = 'movinet', # 'movinet', 'pose' or 'ensemble'
+               movinet: Path | str | None = None, # MoViNet's .tflite / SavedModel (default: the run's export)
+               pose: Path | str | None = None, # the keypoint classifier's .tflite (default: the run's export)
+               cfg=None, # the `Config` whose exports are the defaults
+               num_threads: int = 1, max_bytes: int = MAX_VIDEO_BYTES):
+    "The classifier of `kind`: MoViNet, the keypoint model, or their ensemble."
+    from crossfit_nb.artifacts import default_model
+    from crossfit_nb.core import check_choice
+    check_choice('model', kind, MODEL_KINDS)
+    load_movinet = lambda: Classifier.load(movinet or default_model(cfg), num_threads, max_bytes)
+    load_pose = lambda: PoseClassifier(pose or pose_model_path(cfg), num_threads, max_bytes)
+    if kind == 'movinet': return load_movinet()
+    if kind == 'pose': return load_pose()
+    return EnsembleClassifier(load_movinet(), load_pose())
 
 # %% ../nbs/50_inference.ipynb #b3e61050
 def example_clips(dataset_dir: Path | str, per_label: int = 1) -> dict[str, Path]:

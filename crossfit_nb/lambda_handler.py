@@ -15,11 +15,11 @@ from pathlib import Path
 
 from .core import ProjectError
 from .video import VideoError
-from .inference import MAX_VIDEO_BYTES, Classifier
+from .inference import MAX_VIDEO_BYTES, Classifier, EnsembleClassifier, PoseClassifier
 
 # %% auto #0
-__all__ = ['MAX_TOP_K', 'MODEL_ENV', 'DEFAULT_MODEL', 'IMAGE_MODULES', 'BadRequest', 'decode_video', 'predict_payload',
-           'get_classifier', 'http_response', 'event_payload', 'handler']
+__all__ = ['MAX_TOP_K', 'MODEL_ENV', 'POSE_MODEL_ENV', 'DEFAULT_MODEL', 'IMAGE_MODULES', 'BadRequest', 'decode_video',
+           'choose_model', 'predict_payload', 'get_models', 'http_response', 'event_payload', 'handler']
 
 # %% ../nbs/50b_lambda.ipynb #6afee4c9
 MAX_TOP_K = 9
@@ -39,9 +39,20 @@ def decode_video(payload, max_bytes: int = MAX_VIDEO_BYTES) -> bytes:
     try: return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError): raise BadRequest('"video" is not valid base64') from None
 
-def predict_payload(classifier: Classifier, payload, top_k: int = 5) -> tuple[int, dict]:
-    "(status, body) for a `{'video': base64, 'top_k': k}` payload: 200 with `prediction`, or 400 with `error`."
+def choose_model(models, payload):
+    "The classifier a payload's `model` names among `models` ({kind: classifier}, or one classifier); the first by default."
+    if not isinstance(models, dict): models = {getattr(models, 'kind', 'movinet'): models}
+    kind = payload.get('model', next(iter(models))) if isinstance(payload, dict) else next(iter(models))
+    if kind not in models: raise BadRequest(f'"model" must be one of {", ".join(map(json.dumps, models))}')
+    return models[kind]
+
+def predict_payload(models, # {kind: classifier} (the first is the default), or one classifier
+                    payload, # `{'video': base64, 'top_k': k, 'model': kind}`
+                    top_k: int = 5, # movements returned when the payload does not say
+                   ) -> tuple[int, dict]:
+    "(status, body) for a `{'video': base64, 'top_k': k, 'model': kind}` payload: 200 with `prediction`, or 400 with `error`."
     try:
+        classifier = choose_model(models, payload)
         data = decode_video(payload, classifier.max_bytes)
         k = payload.get('top_k', top_k)
         if not isinstance(k, int) or not 1 <= k <= MAX_TOP_K: raise BadRequest(f'"top_k" must be an integer from 1 to {MAX_TOP_K}')
@@ -50,17 +61,21 @@ def predict_payload(classifier: Classifier, payload, top_k: int = 5) -> tuple[in
     return 200, pred.to_dict()
 
 # %% ../nbs/50b_lambda.ipynb #cc2ff4c8
-MODEL_ENV = 'CROSSFIT_MODEL'
+MODEL_ENV, POSE_MODEL_ENV = 'CROSSFIT_MODEL', 'CROSSFIT_POSE_MODEL'
 DEFAULT_MODEL = 'model/model.tflite'   # relative to the Lambda task root (the image's working directory)
-_classifier: Classifier | None = None
+_models: dict | None = None
 
-def get_classifier() -> Classifier:
-    "The classifier of this container, loaded once from `$CROSSFIT_MODEL` (default `model/model.tflite`)."
-    global _classifier
-    if _classifier is None:
-        _classifier = Classifier.load(Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL)),
-                                      num_threads=int(os.environ.get('CROSSFIT_THREADS', '1')))
-    return _classifier
+def get_models() -> dict:
+    "The models of this container by kind, loaded once: MoViNet from `$CROSSFIT_MODEL`; with `$CROSSFIT_POSE_MODEL` also `pose` and `ensemble`."
+    global _models
+    if _models is None:
+        threads = int(os.environ.get('CROSSFIT_THREADS', '1'))
+        models = {'movinet': Classifier.load(Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL)), num_threads=threads)}
+        if os.environ.get(POSE_MODEL_ENV):
+            models['pose'] = PoseClassifier(os.environ[POSE_MODEL_ENV], threads)
+            models['ensemble'] = EnsembleClassifier(models['movinet'], models['pose'])
+        _models = models
+    return _models
 
 def http_response(status: int, body: dict) -> dict:
     "An API Gateway proxy response with a JSON body."
@@ -81,7 +96,7 @@ def handler(event, context=None) -> dict:
     "AWS Lambda entry point: `{'video': base64 mp4}` -> 200 `{'prediction': [[label, prob], ...]}` or 400 `{'error': ...}`."
     try: payload = event_payload(event)
     except BadRequest as e: return http_response(400, {'error': str(e)})
-    return http_response(*predict_payload(get_classifier(), payload))
+    return http_response(*predict_payload(get_models(), payload))
 
 # %% ../nbs/50b_lambda.ipynb #2e3f7b84
-IMAGE_MODULES = ('__init__', 'core', 'video', 'artifacts', 'inference', 'lambda_handler')
+IMAGE_MODULES = ('__init__', 'core', 'video', 'artifacts', 'athlete', 'pose', 'keypoint_model', 'inference', 'lambda_handler')

@@ -17,7 +17,7 @@ from .lambda_handler import BadRequest, decode_video, predict_payload
 from .figures import prediction_figure
 
 # %% auto #0
-__all__ = ['OUTPUTS', 'classify_upload', 'data_url', 'create_app', 'make_server', 'serve']
+__all__ = ['OUTPUTS', 'MODEL_NAMES', 'classify_upload', 'data_url', 'create_app', 'make_server', 'serve']
 
 # %% ../nbs/50d_webapp.ipynb #e848b70b
 def _table(pred):
@@ -47,18 +47,21 @@ def data_url(path: Path | str, mime: str = 'video/mp4') -> str:
 OUTPUTS = ('error', 'src', 'movement', 'table', 'figure', 'timings')
 
 # %% ../nbs/50d_webapp.ipynb #d8dea6a2
-def create_app(classifier: Classifier, examples: dict[str, Path] | None = None, top_k: int = 5):
-    "The Dash app classifying uploads and `examples` ({name: path}) with `classifier`."
-    import dash
-    from dash import Input, Output, State, ctx, dcc, html
-    from flask import jsonify, request
-    examples = dict(examples or {})
-    app = dash.Dash(__name__, title='CrossFit MoViNet')
-    app.server.config['MAX_CONTENT_LENGTH'] = int(classifier.max_bytes*4/3*1.5) + 2**16   # hard cap of any request
-    limit = f"{classifier.max_bytes/2**20:.0f} MB"
-    app.layout = html.Div([
+MODEL_NAMES = {'movinet': 'MoViNet (píxeles)', 'pose': 'Puntos clave (BlazePose + TCN)', 'ensemble': 'Conjunto (media de ambos)'}
+
+def _describe(kind: str, clf) -> str:
+    if kind == 'movinet': return f"MoViNet {clf.path.name} · {clf.num_frames} fotogramas a {clf.resolution} px"
+    if kind == 'pose': return f"puntos clave {clf.path.name} · {clf.classifier.num_steps} fotogramas"
+    return 'conjunto: media de MoViNet y puntos clave'
+
+def _layout(models: dict, examples: dict, limit: str):
+    from dash import dcc, html
+    choice = dcc.RadioItems(id='model-choice', value=next(iter(models)), inline=True,
+                            options=[{'label': MODEL_NAMES.get(k, k), 'value': k} for k in models],
+                            style={'display': 'block' if len(models) > 1 else 'none', 'margin': '8px 0'})
+    return html.Div([
         html.H1('Clasificación de movimientos de CrossFit'),
-        html.P(f"Modelo {classifier.path.name} · {classifier.num_frames} fotogramas a {classifier.resolution} px", id='model'),
+        html.P(' · '.join(_describe(k, c) for k, c in models.items() if k != 'ensemble'), id='model'), choice,
         dcc.Tabs(id='tabs', value='upload', children=[
             dcc.Tab(label='Subir vídeo', value='upload', children=[
                 dcc.Upload(id='upload', multiple=False,   # no `accept` filter: the browser would drop other files silently
@@ -75,21 +78,35 @@ def create_app(classifier: Classifier, examples: dict[str, Path] | None = None, 
             html.P(id='timings')])),
     ], style={'fontFamily': 'sans-serif', 'maxWidth': '760px', 'margin': 'auto'})
 
+def create_app(models, # {kind: classifier} ('movinet', 'pose', 'ensemble'; the first is the default), or one classifier
+               examples: dict[str, Path] | None = None, # example clips {name: path}
+               top_k: int = 5, # movements shown
+              ):
+    "The Dash app classifying uploads and `examples` with the model the user chooses among `models`."
+    import dash
+    from dash import Input, Output, State, ctx
+    from flask import jsonify, request
+    models = dict(models) if isinstance(models, dict) else {getattr(models, 'kind', 'movinet'): models}
+    examples, max_bytes = dict(examples or {}), max(c.max_bytes for c in models.values())
+    app = dash.Dash(__name__, title='CrossFit MoViNet')
+    app.server.config['MAX_CONTENT_LENGTH'] = int(max_bytes*4/3*1.5) + 2**16   # hard cap of any request
+    app.layout = _layout(models, examples, f"{max_bytes/2**20:.0f} MB")
+
     @app.callback([Output('error', 'children'), Output('preview', 'src'), Output('movement', 'children'),
                    Output('top5', 'children'), Output('chart', 'figure'), Output('chart', 'style'), Output('timings', 'children')],
-                  [Input('upload', 'contents'), Input('example', 'value')], [State('upload', 'filename')],
-                  prevent_initial_call=True)
-    def _update(contents, example, filename):
-        if ctx.triggered_id == 'example':
+                  [Input('upload', 'contents'), Input('example', 'value'), Input('model-choice', 'value')],
+                  [State('upload', 'filename')], prevent_initial_call=True)
+    def _update(contents, example, kind, filename):
+        if ctx.triggered_id == 'example' or (ctx.triggered_id == 'model-choice' and example in examples and not contents):
             if example not in examples: return ['', None, '', None, {}, {'display': 'none'}, '']
             contents, filename = data_url(examples[example]), Path(examples[example]).name
-        r = classify_upload(classifier, contents, filename, top_k)
+        r = classify_upload(models.get(kind, next(iter(models.values()))), contents, filename, top_k)
         shown = {'display': 'block' if r['figure'] else 'none'}
         return [r['error'], r['src'], r['movement'], r['table'], r['figure'] or {}, shown, r['timings']]
 
     @app.server.post('/api/predict')
     def _api():
-        status, body = predict_payload(classifier, request.get_json(silent=True), top_k)
+        status, body = predict_payload(models, request.get_json(silent=True), top_k)
         return jsonify(body), status
 
     return app

@@ -38,10 +38,15 @@ def _upload_file(value) -> tuple[str, bytes] | None:
 
 # %% ../nbs/50c_widget.ipynb #0c663237
 class DemoWidget:
-    "Upload or pick a clip, see it, and get its top-k movements and timings from `classifier`."
-    def __init__(self, classifier: Classifier, examples: dict[str, Path] | None = None, top_k: int = 5):
-        self.classifier, self.top_k, self.examples_map = classifier, top_k, dict(examples or {})
-        self.prediction, self.figure = None, None
+    "Upload or pick a clip, choose the model, see the clip, and get its top-k movements and timings."
+    def __init__(self, classifier, # one classifier, or {kind: classifier} ('movinet', 'pose', 'ensemble')
+                 examples: dict[str, Path] | None = None, top_k: int = 5):
+        self.models = dict(classifier) if isinstance(classifier, dict) else {getattr(classifier, 'kind', 'movinet'): classifier}
+        self.top_k, self.examples_map = top_k, dict(examples or {})
+        self.prediction, self.figure, self.last = None, None, None
+        self.model = widgets.ToggleButtons(options=list(self.models), value=next(iter(self.models)), description='Modelo:',
+                                           layout=widgets.Layout(display='flex' if len(self.models) > 1 else 'none'))
+        self.model.observe(self._on_model, 'value')
         self.upload = widgets.FileUpload(accept='video/*', multiple=False, description='Subir vídeo')
         self.examples = widgets.Dropdown(options=[('— ejemplos —', None)] + [(n, n) for n in self.examples_map],
                                          value=None, description='Ejemplo:')
@@ -49,11 +54,16 @@ class DemoWidget:
         self.chart, self.timings, self.error = widgets.Output(), widgets.HTML(), widgets.HTML()
         self.upload.observe(self._on_upload, 'value')
         self.examples.observe(self._on_example, 'value')
-        self.ui = widgets.VBox([widgets.HBox([self.upload, self.examples]), self.error, self.video, self.chart, self.timings])
+        self.ui = widgets.VBox([self.model, widgets.HBox([self.upload, self.examples]), self.error, self.video, self.chart,
+                                self.timings])
+
+    @property
+    def classifier(self): return self.models[self.model.value]
 
     def classify(self, data: bytes, name: str) -> Prediction | None:
         "Show the clip `data` (named `name`) and its prediction, or the error; return the prediction or None."
         self.prediction = self.figure = None
+        self.last = (data, name)
         self.timings.value = self.error.value = ''
         self.chart.outputs = ()
         try: pred = self.classifier.predict(data, self.top_k, name=name)
@@ -75,5 +85,8 @@ class DemoWidget:
         if change['new'] is not None:
             path = self.examples_map[change['new']]
             self.classify(Path(path).read_bytes(), Path(path).name)
+
+    def _on_model(self, change):
+        if self.last: self.classify(*self.last)
 
     def _ipython_display_(self): display(self.ui)

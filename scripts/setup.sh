@@ -33,3 +33,6 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -
   { .venv/bin/python -m pip install -q --no-deps -e . 2>&1; } | quiet
   touch "$stamp"
 fi
+# BlazePose's two model files, out of the mediapipe wheel that ships them (downloaded without its dependencies,
+# which conflict with TensorFlow), each checked against its pinned SHA-256; kept in ~/.cache/crossfit-nb/blazepose.
+.venv/bin/crossfit-nb fetch-pose

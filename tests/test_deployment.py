@@ -125,13 +125,13 @@ def _event(path):
 def test_lambda_handler_events(tiny_models, clips, monkeypatch):
     from crossfit_nb import lambda_handler as lh
     monkeypatch.setenv(lh.MODEL_ENV, str(tiny_models['tflite float32']))
-    monkeypatch.setattr(lh, '_classifier', None)
+    monkeypatch.setattr(lh, '_models', None)
     good = clips['good'][0]
     r = lh.handler(_event(good), None)
     assert r['statusCode'] == 200 and r['headers']['Content-Type'] == 'application/json'
     body = json.loads(r['body'])
     assert [l for l, _ in body['prediction']] == [l for l, _ in Classifier.load(tiny_models['tflite float32']).predict(good).top]
-    assert lh.get_classifier() is lh.get_classifier()                          # loaded once per container
+    assert lh.get_models() is lh.get_models()                          # loaded once per container
     http = {'body': base64.b64encode(json.dumps({**_event(good), 'top_k': 2}).encode()).decode(), 'isBase64Encoded': True}
     assert len(json.loads(lh.handler(http)['body'])['prediction']) == 2
     for name in ('notes.txt', 'corrupt.mp4', 'noframes.y4m', 'audio.m4a', 'empty.mp4'):
@@ -201,7 +201,7 @@ def test_lambda_accepts_a_body_that_is_already_an_object(tiny_models, clips, mon
     "The Lambda console's test event carries `body` as a JSON object, not a string."
     from crossfit_nb import lambda_handler as lh
     monkeypatch.setenv(lh.MODEL_ENV, str(tiny_models['tflite float32']))
-    monkeypatch.setattr(lh, '_classifier', None)
+    monkeypatch.setattr(lh, '_models', None)
     r = lh.handler({'body': {**_event(clips['good'][0]), 'top_k': 3}})
     assert r['statusCode'] == 200 and len(json.loads(r['body'])['prediction']) == 3
 
@@ -215,7 +215,7 @@ def test_hostile_upload_names_get_an_answer_not_a_crash(clf, clips, tiny_models,
     good = clips['good'][0]
     assert classify_upload(clf, data_url(good), name)['movement'] == clf.predict(good).label
     monkeypatch.setenv(lh.MODEL_ENV, str(tiny_models['tflite float32']))
-    monkeypatch.setattr(lh, '_classifier', None)
+    monkeypatch.setattr(lh, '_models', None)
     assert lh.handler({**_event(good), 'name': name})['statusCode'] == 200
     with running_app(create_app(clf, {'clip': good})) as url:
         req = urllib.request.Request(f'{url}/api/predict', json.dumps({**_event(good), 'name': name}).encode(),
