@@ -213,6 +213,8 @@ def load_classifier(model: Optional[str], cfg: Config, threads: int = 1, max_mb:
     "The classifier `model` names (a kind, or a MoViNet file), with the run's exports as defaults; a usage error when one is missing."
     from crossfit_nb.inference import MODEL_KINDS, load_model
     kind, movinet = (model, movinet_model) if model in MODEL_KINDS or model is None else ('movinet', Path(model))
+    if kind == 'movinet' and model not in MODEL_KINDS and model is not None and not movinet.exists():
+        raise fail(f"unknown model {model!r}; expected one of {', '.join(MODEL_KINDS)}, or a MoViNet .tflite file or SavedModel folder")
     with user_errors(): return load_model(kind or 'movinet', movinet, pose_model, cfg, threads, int(max_mb*2**20))
 
 # %% ../nbs/90_cli.ipynb #f4b97fa4

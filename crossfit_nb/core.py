@@ -149,8 +149,8 @@ class Config:
     def logs_dir(self) -> Path: return self.run_dir/'logs'
 
 # %% ../nbs/00_core.ipynb #f4ef8480
-CHAPTERS: tuple[str, ...] = ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '35b_keypoints',
-                             '40b_evaluation', '50e_deployment')
+CHAPTERS: tuple[str, ...] = ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '40b_evaluation',
+                             '42_keypoints', '50e_deployment')
 
 def find_project_root(start: Path | str | None = None) -> Path:
     "The nearest folder holding this project's `pyproject.toml`, walking up from `start` (default: cwd)."

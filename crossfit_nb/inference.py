@@ -311,7 +311,7 @@ def pose_model_path(cfg) -> Path:
     "The keypoint classifier the keypoints chapter exported: `<run_dir>/export/pose-classifier.tflite`."
     path = export_dir(cfg)/KEYPOINT_MODEL
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no keypoint classifier; run the keypoints chapter (35b_keypoints) or pass --pose-model")
+        raise FileNotFoundError(f"{path}: no keypoint classifier; run the keypoints chapter (42_keypoints) or pass --pose-model")
     return path
 
 def load_model(kind: str = 'movinet', # 'movinet', 'pose' or 'ensemble'

@@ -103,7 +103,7 @@ def _facts_run(root: Path) -> AttrDict:
                             else 'vídeos reales anotados en Supervisely'))
 
 # %% ../nbs/60a_report.ipynb #e93e467e
-FACT_CHAPTERS = {'dataset': '10b_extraction', 'records': '20_preprocessing', 'training': '30_training', 'keypoints': '35b_keypoints',
+FACT_CHAPTERS = {'dataset': '10b_extraction', 'records': '20_preprocessing', 'training': '30_training', 'keypoints': '42_keypoints',
                  'evaluation': '40b_evaluation', 'deployment': '50e_deployment'}
 
 def _attrs(value):

@@ -82,7 +82,13 @@ def chapter_outputs(root: Path):
     export = pd.DataFrame({'tamaño (MB)': [7.5, 2.0], 'latencia (ms/clip)': [20.0, 10.0], 'exactitud test': [7/9, 6/9],
                            'Δ exactitud vs float32': [0.0, -1/9], 'misma predicción que float32': [1.0, 8/9]},
                           index=['tflite float32', 'tflite int8'])
-    write_facts(cfg, '50e_deployment', deployment_facts(export, pd.DataFrame({'sample': [40.0], 'inference': [20.0], 'total': [60.0]}, index=['a'])))
+    from crossfit_nb.keypoints import keypoint_facts
+    pck_rows = pd.DataFrame({'pck': [0.6, 0.5, 0.55], 'pck_either': [0.8, 0.7, 0.75], 'mean_px': [9.0, 12.0, 10.5],
+                             'median_px': [7.0, 9.0, 8.0]}, index=['nose', 'left_wrist', 'all'])
+    write_facts(cfg, '42_keypoints', keypoint_facts(pck_rows, {'estimated': {'top1': 0.95, 'top1_low': 0.9, 'top1_high': 0.99,
+                                                                              'minutes': 0.4}}, 'estimated', {'train': 16, 'test': 6}, 0, 0.02))
+    real = {'models': {k: {'clips reales': f'{n}/9'} for k, n in (('movinet', 2), ('pose', 4), ('ensemble', 3))}, 'real_clips': 9}
+    write_facts(cfg, '50e_deployment', {**deployment_facts(export, pd.DataFrame({'sample': [40.0], 'inference': [20.0], 'total': [60.0]}, index=['a'])), **real})
     return root
 
 
@@ -97,7 +103,7 @@ def test_the_real_sources_pass_against_hand_made_notebooks(project):
 
 def test_the_report_covers_every_chapter_and_section():
     embedded = {nb for _, nb, _ in report_embeds(ROOT)}
-    for chapter in ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '40b_evaluation', '50e_deployment'):
+    for chapter in ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '42_keypoints', '40b_evaluation', '50e_deployment'):
         assert f'runs/report/{chapter}.ipynb' in embedded
     book = (ROOT/'report/01_introduccion.qmd').read_text() + (ROOT/'report/02_estado_del_arte.qmd').read_text() + \
            (ROOT/'report/03_desarrollo.qmd').read_text() + (ROOT/'report/04_conclusiones.qmd').read_text()
