@@ -287,9 +287,9 @@ def run_command(profile: Annotated[str, typer.Option(help="profile in profiles/:
 def report_command(
     profile: Annotated[str, typer.Option(help="profile in profiles/: 'demo' (the main command's), 'ci' (fast) or 'thesis' (full scale)")] = 'demo',
     skip_run: Annotated[bool, typer.Option('--skip-run', help='use the chapters already executed in runs/report')] = False,
-    render: Annotated[bool, typer.Option(help='render with Quarto when it is installed')] = True):
+    render: Annotated[bool, typer.Option(help='render with Quarto (--no-render: check only)')] = True):
     "Run the chapters, check the report (embeds, cross-references, citations, numbers) and render it with Quarto."
-    import shutil, subprocess
+    import subprocess
     from crossfit_nb.report import profiles_used, render_report, report_facts
     from crossfit_nb.quarto_checks import check_report
     root = find_project_root()
@@ -302,11 +302,8 @@ def report_command(
     if problems: raise fail(f"{len(problems)} problem(s) in the report; nothing rendered", FAILED)
     typer.echo("report checks passed: embeds, cross-references, images, citations, placeholders, numbers")
     if not render: return
-    if shutil.which('quarto') is None:
-        typer.echo("quarto is not on the PATH: the report was checked but not rendered. Install Quarto "
-                   "(https://quarto.org/docs/get-started/) and run: crossfit-nb report --skip-run")
-        return
     try: outputs = render_report(root)
+    except FileNotFoundError as e: raise fail(f"{e}; the report was checked but not rendered", FAILED) from None
     except subprocess.CalledProcessError as e: raise fail(f"quarto render failed ({e.returncode})", FAILED) from None
     typer.echo(f"rendered: {', '.join(str(o.relative_to(root)) if o.is_relative_to(root) else str(o) for o in outputs)}")
 

@@ -8,6 +8,7 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/keypoints.html.md"""
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -22,11 +23,14 @@ from .keypoint_model import (KEYPOINT_MODEL, NUM_STEPS, NoAthleteError, augment_
                                         export_keypoint_tcn, pose_features, track_features, train_keypoint_tcn)
 from .metrics import evaluation_tables, predictions_frame, save_predictions
 from .pose import PoseTrack, keypoint_errors, pck
+from .rendering import HEIGHT, Camera
+from .synthetic import plan_workout, workout_specs, world_pose
 from .video import sample_indices
 
 # %% auto #0
-__all__ = ['clip_truth', 'clips_truth', 'pck_table', 'noise_model', 'training_arrays', 'track_sequence', 'keypoint_predictions',
-           'draw_keypoints', 'pck_figure', 'keypoint_facts', 'pose_predictions_path']
+__all__ = ['clip_truth', 'clips_truth', 'pck_table', 'noise_model', 'training_arrays', 'track_sequence', 'video_plans',
+           'clip_world_keypoints', 'view_camera', 'refilmed_sequences', 'keypoint_predictions', 'draw_keypoints',
+           'pck_figure', 'keypoint_facts', 'pose_predictions_path']
 
 # %% ../nbs/42_keypoints.ipynb #b00619da
 def clip_truth(row: Mapping, # a clip of the manifest (`preprocessing.load_clips`)
@@ -92,6 +96,56 @@ def track_sequence(track: PoseTrack) -> tuple[np.ndarray, np.ndarray, np.ndarray
     "(keypoints, visibility, found) of an estimated track, for `training_arrays`."
     kp, vis = track.coco()
     return kp, vis, track.found
+
+# %% ../nbs/42_keypoints.ipynb #c534ef9b
+def video_plans(videos: Sequence[str], # source video file names (`clips.source_video`)
+                groundtruth_dir: Path | str, # where the sidecars are (they record each video's seed)
+                preset: str, # the preset whose specs made the videos
+               ) -> dict[str, dict]:
+    "The generator's plan of each video, by video name, rebuilt from its spec and its sidecar's seed."
+    specs = {s['name']: s for s in workout_specs(preset)}
+    out = {}
+    for video in dict.fromkeys(videos):
+        name = Path(video).stem
+        if name not in specs: raise ValueError(f"{video!r} is not a video of preset {preset!r}")
+        seed = json.loads((Path(groundtruth_dir)/f"{name}.json").read_text())['seed']
+        out[video] = plan_workout(specs[name], seed)
+    return out
+
+def clip_world_keypoints(row: Mapping, # a clip of the manifest
+                         plan: dict, # its source video's plan (`video_plans`)
+                         num_steps: int = NUM_STEPS, # frames sampled from the clip
+                        ) -> np.ndarray:
+    "The athlete's 17 keypoints in the world [T, 17, 3] (metres) at the clip's sampled frames."
+    idx = int(row['start_frame']) + sample_indices(int(row['num_frames']), num_steps)
+    if idx[-1] >= plan['n_frames']: raise ValueError(f"{row['clip_id']}: frames up to {idx[-1]}, the plan has {plan['n_frames']}")
+    return np.stack([world_pose(plan, int(i))[0]['kp'] for i in idx])
+
+# %% ../nbs/42_keypoints.ipynb #55da49bb
+def view_camera(rng: np.random.Generator, # the random source
+                target_xz: Sequence[float], # the athlete's position on the floor (x, z), metres
+                yaw: float | None = None, # degrees from the front (0) to side-on (±90); default: drawn in ±`max_yaw`
+                max_yaw: float = 90.0, # the widest yaw drawn
+               ) -> Camera:
+    "A camera 4.2–6 m from the athlete, 0.9–1.6 m high, at `yaw`, framing 3.3–3.8 m of height like the generator's."
+    yaw = math.radians(rng.uniform(-max_yaw, max_yaw) if yaw is None else yaw)
+    dist, height = rng.uniform(4.2, 6.0), rng.uniform(0.9, 1.6)
+    target = (float(target_xz[0]), rng.uniform(1.0, 1.3), float(target_xz[1]))
+    pos = (target[0] + dist*math.sin(yaw), height, target[2] + dist*math.cos(yaw))
+    return Camera(pos, target, HEIGHT*dist/rng.uniform(3.3, 3.8))
+
+def refilmed_sequences(world: np.ndarray, # [T, 17, 3] world keypoints of one clip
+                       rng: np.random.Generator, # the random source
+                       views: int = 6, # cameras
+                       max_yaw: float = 90.0, # the widest yaw drawn
+                      ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    "(keypoints [T,17,2] px, visibility, found) of the clip seen from `views` random `view_camera`s."
+    centre = world[:, 11:13].mean((0, 1))[[0, 2]]
+    out = []
+    for _ in range(views):
+        uv, z = view_camera(rng, centre, max_yaw=max_yaw).project(world)
+        out.append((uv, (z > 0.1).astype(np.float32), np.ones(len(world), bool)))
+    return out
 
 # %% ../nbs/42_keypoints.ipynb #68bcd89b
 def keypoint_predictions(predict, # features [N, T, F] -> logits [N, 9]

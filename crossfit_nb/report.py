@@ -24,7 +24,7 @@ from .quarto_checks import _rel, check_report, quarto_configs
 
 # %% auto #0
 __all__ = ['FACT_CHAPTERS', 'FACT_SOURCES', 'RENDER_PROFILES', 'num', 'pct', 'mb', 'ReportDataError', 'run_index',
-           'profiles_used', 'chapter_parameters_used', 'chapter_config', 'chapter_facts', 'report_facts',
+           'profiles_used', 'chapter_parameters_used', 'chapter_config', 'chapter_facts', 'report_facts', 'find_quarto',
            'render_report']
 
 # %% ../nbs/60a_report.ipynb #22ba2df6
@@ -141,14 +141,21 @@ def report_facts(root: Path | str | None = None, # the project (default: the one
 # %% ../nbs/60a_report.ipynb #14a2745c
 RENDER_PROFILES = ('book', 'slides')
 
+def find_quarto() -> str:
+    "The quarto command: the one on the PATH, else the one the setup put in the virtual environment."
+    found = shutil.which('quarto') or shutil.which('quarto', path=str(Path(sys.prefix)/'bin'))
+    if found is None:
+        raise FileNotFoundError("no quarto command on the PATH or in the virtual environment: run bash scripts/setup.sh, "
+                                "or install Quarto (https://quarto.org/docs/get-started/)")
+    return found
+
 def render_report(root: Path | str | None = None, # the project (default: the one of the working directory)
                   quarto: str | None = None, # the quarto command (default: the one on the PATH)
                   profiles=RENDER_PROFILES, # the Quarto profiles rendered, in order
                  ) -> list[Path]:
     "Render the report with Quarto, one profile after another; return the output folders."
     root = Path(root or find_project_root())
-    quarto = quarto or shutil.which('quarto')
-    if quarto is None: raise FileNotFoundError("no quarto command on the PATH (https://quarto.org/docs/get-started/)")
+    quarto = quarto or find_quarto()
     env = {**os.environ, 'QUARTO_PYTHON': os.environ.get('QUARTO_PYTHON', sys.executable)}
     outputs = []
     for profile in profiles:

@@ -36,3 +36,21 @@ fi
 # BlazePose's two model files, out of the mediapipe wheel that ships them (downloaded without its dependencies,
 # which conflict with TensorFlow), each checked against its pinned SHA-256; kept in ~/.cache/crossfit-nb/blazepose.
 .venv/bin/crossfit-nb fetch-pose
+
+# Quarto renders the memoria and the slides: the one on the PATH, else one installed into .venv (.venv/bin/quarto):
+# with ../shared/quarto (our machines and CI: Quarto's core bundle, the tools from the registries), else from PyPI
+# (quarto-cli, which downloads Quarto's release from GitHub: a machine online).
+if ! command -v quarto >/dev/null 2>&1 && [ ! -x .venv/bin/quarto ]; then
+  if [ -f ../shared/quarto/install.sh ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    bash ../shared/quarto/install.sh "$PWD/.venv/quarto"
+    printf '#!/bin/sh\nexec "$(dirname "$0")/../quarto/bin/quarto" "$@"\n' > .venv/bin/quarto
+    chmod +x .venv/bin/quarto
+  else
+    echo "setup: installing Quarto from PyPI (quarto-cli)"
+    .venv/bin/python -m pip install -q quarto-cli
+  fi
+fi

@@ -1,6 +1,7 @@
 "Chapter 3.3 and the memory: the Quarto report's sources checked without Quarto (embeds, cross-references, citations, placeholders, numbers)."
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -12,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from conftest import ROOT, run_cli
 from crossfit_nb.core import CHAPTERS, LABELS, Config
 from crossfit_nb.quarto_checks import check_report, notebook_cells, report_embeds
-from crossfit_nb.report import report_facts
+from crossfit_nb.report import find_quarto, report_facts
 
 SOURCES = ('_quarto.yml', '_quarto-book.yml', '_quarto-slides.yml', 'index.qmd', 'report', 'assets')
 
@@ -126,15 +127,19 @@ def test_the_numbers_come_from_the_chapter_outputs(project):
     assert (f.evaluation.anticorrelated.true, f.evaluation.anticorrelated.other) == ('thruster', 'ohs')
 
 
-def test_report_command_checks_then_says_quarto_is_missing(project):
+def test_report_command_checks_before_it_renders(project):
     proc = run_cli('report', '--skip-run', cwd=project, check=False)
-    assert proc.returncode == 1 and 'facts/40b_evaluation.json not found' in proc.stderr
+    assert proc.returncode == 1 and 'facts/40b_evaluation.json not found' in proc.stderr and 'rendered' not in proc.stdout
     chapter_outputs(project)
-    quarto = shutil.which('quarto') is not None      # where Quarto is installed, don't render the stand-ins
-    proc = run_cli('report', '--skip-run', *(['--no-render'] if quarto else []), cwd=project, check=False)
+    proc = run_cli('report', '--skip-run', '--no-render', cwd=project, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert 'report checks passed' in proc.stdout
-    if not quarto: assert 'quarto is not on the PATH' in proc.stdout
+    assert 'report checks passed' in proc.stdout and 'rendered' not in proc.stdout
+
+
+def test_without_quarto_the_error_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv('PATH', str(tmp_path))
+    monkeypatch.setattr(sys, 'prefix', str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='bash scripts/setup.sh'): find_quarto()
 
 
 def test_every_embedded_label_exists_in_the_chapter_sources():
