@@ -28,9 +28,9 @@ from .synthetic import plan_workout, workout_specs, world_pose
 from .video import sample_indices
 
 # %% auto #0
-__all__ = ['clip_truth', 'clips_truth', 'pck_table', 'noise_model', 'training_arrays', 'track_sequence', 'video_plans',
-           'clip_world_keypoints', 'view_camera', 'refilmed_sequences', 'keypoint_predictions', 'draw_keypoints',
-           'pck_figure', 'keypoint_facts', 'pose_predictions_path']
+__all__ = ['clip_truth', 'clips_truth', 'pck_table', 'noise_model', 'estimator_visibility', 'training_arrays', 'track_sequence',
+           'video_plans', 'clip_world_keypoints', 'view_camera', 'refilmed_sequences', 'keypoint_predictions',
+           'draw_keypoints', 'pck_figure', 'keypoint_facts', 'pose_predictions_path']
 
 # %% ../nbs/42_keypoints.ipynb #b00619da
 def clip_truth(row: Mapping, # a clip of the manifest (`preprocessing.load_clips`)
@@ -76,6 +76,10 @@ def noise_model(tracks: Mapping[str, PoseTrack], truth: Mapping[str, tuple]) -> 
     "Per-joint Gaussian noise std [17], in torso lengths, of the estimator's error (left/right either way)."
     err, torso = _errors(tracks, truth, True)
     return np.nanmedian(err/torso[:, None], 0)/np.sqrt(2*np.log(2))
+
+def estimator_visibility(tracks: Mapping[str, PoseTrack]) -> np.ndarray:
+    "The mean visibility [17] the estimator gives each COCO joint where it found the pose: what true keypoints carry."
+    return np.concatenate([t.coco()[1][t.found] for t in tracks.values()]).mean(0)
 
 # %% ../nbs/42_keypoints.ipynb #7dd81386
 def training_arrays(sequences: Sequence[tuple], # (keypoints [T,17,2], visibility [T,17], found [T]) per clip
