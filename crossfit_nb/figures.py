@@ -26,10 +26,10 @@ from .core import GLOSSARY, check_choice, LABELS, atomic_path
 from .metrics import correlation_notes, probabilities
 
 # %% auto #0
-__all__ = ['METRIC_NAMES_ES', 'figure_bundle', 'save_figure', 'show_figure', 'show_table', 'metrics_display',
-           'per_movement_display', 'heatmap_figures', 'correlation_caption_note', 'probabilities_long',
-           'probabilities_figures', 'error_gallery', 'save_gifs', 'all_figures', 'save_all_figures',
-           'prediction_figure']
+__all__ = ['METRIC_NAMES_ES', 'plotly_cdn', 'plotly_html', 'write_plotlyjs', 'figure_bundle', 'save_figure', 'show_figure',
+           'show_table', 'metrics_display', 'per_movement_display', 'heatmap_figures', 'correlation_caption_note',
+           'probabilities_long', 'probabilities_figures', 'error_gallery', 'save_gifs', 'all_figures',
+           'save_all_figures', 'prediction_figure']
 
 # %% ../nbs/40a_figures.ipynb #db4307f9
 def _png(fig: matplotlib.figure.Figure, dpi: int = 110) -> bytes:
@@ -37,11 +37,35 @@ def _png(fig: matplotlib.figure.Figure, dpi: int = 110) -> bytes:
     fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
     return buf.getvalue()
 
+def plotly_cdn() -> str:
+    "The address of the plotly.js that the installed plotly package draws with."
+    from plotly.offline import get_plotlyjs_version
+    return f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+
+def plotly_html(fig: go.Figure) -> str:
+    "HTML that draws `fig` with the page's plotly.js; only a page without one (a notebook) loads it from the CDN."
+    import uuid
+    div = f"plotly-{uuid.uuid4().hex[:12]}"
+    height = fig.layout.height or 450
+    return (f'<div id="{div}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
+            f'<script>(function () {{ var spec = {fig.to_json()};\n'
+            f'function draw() {{ Plotly.newPlot("{div}", spec.data, spec.layout, {{displaylogo: false, responsive: true}}); }}\n'
+            f'if (window.Plotly) draw(); else {{ var s = document.createElement("script"); s.src = "{plotly_cdn()}"; '
+            f's.onload = draw; document.head.appendChild(s); }} }})();</script>')
+
+def write_plotlyjs(out_dir: Path | str) -> Path:
+    "Write the installed plotly's plotly.js as `out_dir/plotly.min.js` (once: kept when it is already that file)."
+    from plotly.offline import get_plotlyjs
+    js, path = get_plotlyjs(), Path(out_dir)/'plotly.min.js'
+    if not (path.exists() and path.stat().st_size == len(js.encode())):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp: tmp.write_text(js)
+    return path
+
 def figure_bundle(static: matplotlib.figure.Figure, interactive: go.Figure | None = None) -> dict[str, str]:
     "A display bundle with the static figure as PNG and, when given, the plotly figure as HTML."
     data = {'image/png': base64.b64encode(_png(static)).decode(), 'text/plain': f'<Figure: {static.get_suptitle() or "figura"}>'}
-    if interactive is not None:
-        data['text/html'] = interactive.to_html(full_html=False, include_plotlyjs='cdn', config={'displaylogo': False})
+    if interactive is not None: data['text/html'] = plotly_html(interactive)
     return data
 
 def save_figure(static: matplotlib.figure.Figure, interactive: go.Figure | None, name: str, out_dir: Path | str) -> list[Path]:
@@ -53,8 +77,8 @@ def save_figure(static: matplotlib.figure.Figure, interactive: go.Figure | None,
         with atomic_path(out_dir/f'{name}.{ext}') as tmp: static.savefig(tmp, format=ext, dpi=200, bbox_inches='tight')
         written.append(out_dir/f'{name}.{ext}')
     if interactive is not None:
-        with atomic_path(out_dir/f'{name}.html') as tmp: interactive.write_html(tmp, include_plotlyjs='cdn')
-        written.append(out_dir/f'{name}.html')
+        with atomic_path(out_dir/f'{name}.html') as tmp: interactive.write_html(tmp, include_plotlyjs='plotly.min.js')
+        written.append(out_dir/f'{name}.html'); write_plotlyjs(out_dir)       # the page's plotly.js, once per folder
     return written
 
 def show_figure(static: matplotlib.figure.Figure, interactive: go.Figure | None = None, name: str | None = None,

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import yaml
 
-from .core import CHAPTERS, Config, find_project_root
+from .core import CHAPTERS, Config, atomic_path, find_project_root
 from .artifacts import RUN_INDEX, export_dir, facts_path, read_facts
 
 # %% auto #0
-__all__ = ['load_profile', 'chapter_parameters', 'parameters_config', 'available_chapters', 'report_notebooks_dir',
-           'ChapterFailed', 'failed_cell', 'stderr_to', 'run_chapters', 'run_chapter', 'run_summary']
+__all__ = ['WIDGET_MIME', 'load_profile', 'chapter_parameters', 'parameters_config', 'available_chapters', 'report_notebooks_dir',
+           'report_copy', 'ChapterFailed', 'failed_cell', 'stderr_to', 'run_chapters', 'run_chapter', 'run_summary']
 
 # %% ../nbs/05_pipeline.ipynb #e99259f8
 def load_profile(name: str, root: Path | None = None) -> dict:
@@ -66,10 +66,23 @@ def report_notebooks_dir(root: Path | None = None) -> Path:
     "The folder the Quarto report embeds executed chapters from."
     return Path(root or find_project_root())/'runs'/'report'
 
+WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
+
+def report_copy(executed: Path | str, dest: Path | str) -> Path:
+    "Copy an executed chapter for the report without its widget state and views (progress bars): Quarto would load widget scripts from a CDN for them."
+    nb = json.loads(Path(executed).read_text())
+    nb.get('metadata', {}).pop('widgets', None)
+    for cell in nb.get('cells', []):
+        for out in cell.get('outputs', []):
+            if WIDGET_MIME in out.get('data', {}): out['data'].pop(WIDGET_MIME)
+        cell['outputs'] = [o for o in cell.get('outputs', []) if o.get('output_type') not in ('display_data', 'execute_result') or o.get('data')]
+    with atomic_path(dest) as tmp: Path(tmp).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+    return Path(dest)
+
 def _publish_for_report(executed: Path, chapter: str, profile: str, preset: str, root: Path):
     report_dir = report_notebooks_dir(root)
     report_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(executed, report_dir/f'{chapter}.ipynb')
+    report_copy(executed, report_dir/f'{chapter}.ipynb')
     index_path = report_dir/RUN_INDEX
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     index[chapter] = {'profile': profile, 'preset': preset, 'executed': str(executed),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,32 +24,37 @@ from .pipeline import parameters_config, report_notebooks_dir
 from .quarto_checks import _rel, check_report, quarto_configs
 
 # %% auto #0
-__all__ = ['FACT_CHAPTERS', 'FACT_SOURCES', 'RENDER_PROFILES', 'num', 'pct', 'mb', 'ReportDataError', 'run_index',
+__all__ = ['FACT_CHAPTERS', 'FACT_SOURCES', 'RENDER_PROFILES', 'InlineText', 'num', 'pct', 'mb', 'ReportDataError', 'run_index',
            'profiles_used', 'chapter_parameters_used', 'chapter_config', 'chapter_facts', 'report_facts', 'find_quarto',
-           'render_report']
+           'offline_pages', 'render_report', 'rendered_problems']
 
 # %% ../nbs/60a_report.ipynb #22ba2df6
+class InlineText(str):
+    "Text whose display is itself: Quarto writes an inline `{python}` str through its repr, escapes and all."
+    def __repr__(self): return str(self)
+    def _repr_markdown_(self): return str(self)
+
 def num(x, # a number (None or NaN: 'n/d')
         digits: int = 0, # decimals
        ) -> str:
     "`x` written the Spanish way: decimal comma, thousands grouped with a narrow space from 10 000 on."
-    if x is None or (isinstance(x, float) and math.isnan(x)): return 'n/d'
+    if x is None or (isinstance(x, float) and math.isnan(x)): return InlineText('n/d')
     s = f"{abs(float(x)):.{digits}f}"
     whole, _, frac = s.partition('.')
     if len(whole) > 4: whole = '\u202f'.join(whole[max(i - 3, 0):i] for i in range(len(whole), 0, -3)[::-1])
-    return ('-' if float(x) < 0 and float(s) != 0 else '') + whole + (',' + frac if frac else '')
+    return InlineText(('-' if float(x) < 0 and float(s) != 0 else '') + whole + (',' + frac if frac else ''))
 
 def pct(x, # a fraction (None or NaN: 'n/d')
         digits: int = 1, # decimals of the percentage
        ) -> str:
     "The fraction `x` as a Spanish percentage (`0.5` -> '50,0 %')."
-    return 'n/d' if x is None or (isinstance(x, float) and math.isnan(x)) else num(100*float(x), digits) + '\u00a0%'
+    return InlineText('n/d' if x is None or (isinstance(x, float) and math.isnan(x)) else num(100*float(x), digits) + '\u00a0%')
 
 def mb(nbytes, # a size in bytes
        digits: int = 1, # decimals
       ) -> str:
     "A size in bytes as megabytes (MiB) in Spanish notation."
-    return num(nbytes/2**20, digits) + '\u00a0MB'
+    return InlineText(num(nbytes/2**20, digits) + '\u00a0MB')
 
 # %% ../nbs/60a_report.ipynb #48dab06d
 class ReportDataError(ProjectError, RuntimeError):
@@ -149,17 +155,60 @@ def find_quarto() -> str:
                                 "or install Quarto (https://quarto.org/docs/get-started/)")
     return found
 
+_WIDGET_LOADERS = re.compile(r'<script src="https://cdn\.jsdelivr\.net/npm/(requirejs|jquery)@[^"]*"[^>]*></script>\s*'
+                             r"|<script type=\"application/javascript\">define\('jquery', \[\],function\(\) \{return window\.jQuery;\}\)</script>\s*")
+
+def offline_pages(out_dir: Path | str) -> list[Path]:
+    "Drop from rendered pages the require.js and jQuery that Quarto loads from a CDN for any notebook with HTML outputs; return the pages changed."
+    changed = []
+    for page in Path(out_dir).rglob('*.html'):
+        html = page.read_text(errors='replace')
+        if (new := _WIDGET_LOADERS.sub('', html)) != html: page.write_text(new); changed.append(page)
+    return changed
+
 def render_report(root: Path | str | None = None, # the project (default: the one of the working directory)
                   quarto: str | None = None, # the quarto command (default: the one on the PATH)
                   profiles=RENDER_PROFILES, # the Quarto profiles rendered, in order
                  ) -> list[Path]:
-    "Render the report with Quarto, one profile after another; return the output folders."
+    "Render the report with Quarto, one profile after another (plotly.js from `assets/`); return the output folders."
     root = Path(root or find_project_root())
     quarto = quarto or find_quarto()
+    from crossfit_nb.figures import write_plotlyjs
+    write_plotlyjs(root/'assets')      # the pages load plotly.js from here, not from a CDN
     env = {**os.environ, 'QUARTO_PYTHON': os.environ.get('QUARTO_PYTHON', sys.executable)}
     outputs = []
     for profile in profiles:
         subprocess.run([quarto, 'render', '--profile', profile], cwd=root, env=env, check=True)
         cfg = quarto_configs(root).get(profile, {})
         outputs.append(root/((cfg.get('project') or {}).get('output-dir') or '_site'))
+        offline_pages(outputs[-1])
     return outputs
+
+# %% ../nbs/60a_report.ipynb #965ab1aa
+_READER_DEFECTS = {r'\\x[0-9a-f]{2}|\\u[0-9a-f]{4}': 'a literal escape', 'Unable to display output': "Jupyter's stand-in for an output",
+                   r'<[\w.]+ object( at 0x[0-9a-f]+)?>|PosixPath\(|<Figure size': 'a Python object repr',
+                   r'\?@(fig|tbl|sec|eq)-': 'an unresolved cross-reference'}
+
+def rendered_problems(out_dir: Path | str, # a rendered site (`_book`, `_slides`)
+                      root: Path | str | None = None, # the project: its absolute path must not show
+                     ) -> list[str]:
+    "What a reader would see wrong in the rendered HTML pages of `out_dir`, one line each ('page: problem: excerpt')."
+    import re
+    from bs4 import BeautifulSoup
+    out_dir, problems = Path(out_dir), []
+    root = str(Path(root or find_project_root()).resolve())
+    pages = sorted(p for p in out_dir.rglob('*.html') if 'site_libs' not in p.parts and not p.name.endswith('-speaker.html'))
+    if not pages: return [f'{out_dir}: no rendered pages']
+    for page in pages:
+        name, soup = page.relative_to(out_dir), BeautifulSoup(page.read_text(errors='replace'), 'lxml')
+        for s in soup.find_all('script', src=True):
+            if re.match(r'(https?:)?//', s['src']): problems.append(f'{name}: a script from another site (offline it is missing): {s["src"]}')
+        for fig in soup.select('figure.quarto-float-fig, div.quarto-float-fig'):
+            if not fig.find(['img', 'svg', 'iframe', 'video']) and not fig.select('.plotly-graph-div'):
+                problems.append(f'{name}: a figure without an image or a plot: {fig.get_text(" ", strip=True)[:80]}')
+        for tag in soup(['script', 'style', 'noscript']): tag.decompose()
+        text = soup.get_text(' ')
+        for pattern, what in {**_READER_DEFECTS, re.escape(root): 'an absolute path of the machine that ran it'}.items():
+            for m in re.finditer(pattern, text):
+                problems.append(f'{name}: {what}: {text[max(m.start() - 40, 0):m.end() + 40].strip()!r}')
+    return problems

@@ -32,7 +32,7 @@ from .modeling import ModelSpec, build_model, load_run, model_spec
 __all__ = ['PROFILES', 'RUN_FILES', 'ABLATION_RECORD', 'get_strategy', 'precision_policy', 'TrainConfig', 'train_config',
            'make_optimizer', 'make_loss', 'make_metrics', 'current_lr', 'load_datasets', 'training_videos',
            'count_records', 'count_batches', 'prepare_run', 'restore_run', 'record_run', 'train', 'plot_history',
-           'training_facts', 'train_run', 'wilson_interval', 'ablation_rows', 'run_row']
+           'history_figure', 'training_facts', 'train_run', 'wilson_interval', 'ablation_rows', 'run_row']
 
 # %% ../nbs/30_training.ipynb #c2ad2253
 def get_strategy() -> tf.distribute.Strategy:
@@ -346,6 +346,23 @@ def plot_history(history: list[dict] | str | Path, title: str = 'Curvas de entre
         fig.update_xaxes(title_text='época', row=1, col=col, dtick=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2); fig.update_yaxes(range=[0, 1.02], row=1, col=3)
     fig.update_layout(title=title, height=380, template='plotly_white')
+    return fig
+
+def history_figure(history: list[dict] | str | Path, title: str = 'Curvas de entrenamiento'):
+    "The same curves as `plot_history`, as a static matplotlib figure (for print, PDF and offline reading)."
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    if not isinstance(history, list): history = read_json(history)
+    epochs = [r['epoch'] for r in history]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for ax, key, name in zip(axes, ('loss', 'top1', 'top5'), ('Pérdida', 'Exactitud top-1', 'Exactitud top-5')):
+        for prefix, label, style, colour in (('', 'entrenamiento', '-', '#1f77b4'), ('val_', 'validación', '--', '#d62728')):
+            if prefix + key in history[0]:
+                ax.plot(epochs, [r[prefix + key] for r in history], style, marker='o', ms=3, color=colour, label=label)
+        ax.set(title=name, xlabel='época'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if key != 'loss': ax.set_ylim(0, 1.02)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/30_training.ipynb #4c4be367

@@ -1,0 +1,86 @@
+"""The report as a reader gets it: render the book and the slides with Quarto from the chapters in runs/report (in the
+test command, the ci run that precedes pytest), read every page as text, and open the pages offline in Debian's
+Chromium: every figure shows an image or a drawn plot, nothing is fetched from another site. Screenshots of each
+page and each slide go to runs/report/screenshots/ for review."""
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from crossfit_nb.report import rendered_problems
+
+CHROMIUM = '/usr/bin/chromium'
+ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run']
+SHOTS = ROOT/'runs'/'report'/'screenshots'
+FIGURES_SHOWN = """() => [...document.querySelectorAll('figure.quarto-float-fig, div.quarto-float-fig')].map(f => {
+    const img = f.querySelector('img'), plot = f.querySelector('.plotly-graph-div');
+    return {id: f.id || (f.closest('[id]') || {}).id || '', img: !!img && img.complete && img.naturalWidth > 0,
+            plot: !!plot && !!plot.querySelector('.main-svg')};
+})"""
+
+
+@pytest.fixture(scope='module')
+def rendered():
+    if not (ROOT/'runs/report/run.json').exists(): pytest.skip('no executed chapters in runs/report (crossfit-nb run)')
+    proc = run_cli('report', '--skip-run', '--profile', 'ci', check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'rendered: _book, _slides' in proc.stdout
+    return {'book': ROOT/'_book', 'slides': ROOT/'_slides'}
+
+
+@pytest.fixture(scope='module')
+def offline_browser():
+    if not Path(CHROMIUM).exists(): pytest.fail(f'{CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = b.new_context(offline=True, viewport={'width': 1280, 'height': 720})
+        yield context
+        b.close()
+
+
+def _open(context, page_path: Path):
+    page, remote = context.new_page(), []
+    page.on('request', lambda r: remote.append(r.url) if r.url.startswith(('http:', 'https:')) and r.resource_type in
+            ('script', 'image', 'media', 'xhr', 'fetch') else None)   # the theme's web font may fall back; content may not
+    page.goto(page_path.as_uri(), wait_until='load')
+    return page, remote
+
+
+def test_the_rendered_pages_show_no_defects(rendered):
+    for site in rendered.values(): assert rendered_problems(site, ROOT) == []
+
+
+def test_every_figure_of_the_book_shows_offline(rendered, offline_browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pages = [rendered['book']/'index.html', *sorted((rendered['book']/'report').glob('*.html'))]
+    figures = 0
+    for path in pages:
+        page, remote = _open(offline_browser, path)
+        page.wait_for_function("[...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('.main-svg'))",
+                               timeout=30000)
+        shown = page.evaluate(FIGURES_SHOWN)
+        assert [f for f in shown if not (f['img'] or f['plot'])] == [], path.name
+        assert remote == [], (path.name, remote)
+        figures += len(shown)
+        page.screenshot(path=str(SHOTS/f'book-{path.stem}.png'), full_page=True)
+        page.close()
+    assert figures >= 15                                   # the book's figures are there, not an empty shell
+
+
+def test_every_slide_renders_offline(rendered, offline_browser):
+    page, remote = _open(offline_browser, rendered['slides']/'report'/'slides.html')
+    page.wait_for_function('window.Reveal && Reveal.isReady()', timeout=30000)
+    page.evaluate("Reveal.configure({transition: 'none', backgroundTransition: 'none'})")   # screenshots without fades
+    total = page.evaluate('Reveal.getTotalSlides()')
+    assert total >= 10
+    plots = 0
+    for i in range(total):
+        page.evaluate(f'Reveal.slide({i})')
+        page.wait_for_timeout(150)
+        shown = page.evaluate(FIGURES_SHOWN.replace('document.querySelectorAll', 'Reveal.getCurrentSlide().querySelectorAll'))
+        assert [f for f in shown if not (f['img'] or f['plot'])] == [], f'slide {i + 1}'
+        plots += sum(f['plot'] for f in shown)
+        page.screenshot(path=str(SHOTS/f'slide-{i + 1:02d}.png'))
+    assert plots >= 1 and remote == [], remote              # the confusion heatmap is drawn, with no CDN
