@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -45,10 +46,10 @@ def plotly_cdn() -> str:
 def plotly_html(fig: go.Figure) -> str:
     "HTML that draws `fig` with the page's plotly.js; only a page without one (a notebook) loads it from the CDN."
     import uuid
-    div = f"plotly-{uuid.uuid4().hex[:12]}"
-    height = fig.layout.height or 450
+    div, spec = f"plotly-{uuid.uuid4().hex[:12]}", json.loads(fig.to_json())
+    height = spec['layout'].pop('height', None) or 450      # the box's, so that a page's CSS can size the plot
     return (f'<div id="{div}" class="plotly-graph-div" style="height:{height}px; width:100%;"></div>\n'
-            f'<script>(function () {{ var spec = {fig.to_json()};\n'
+            f'<script>(function () {{ var spec = {json.dumps(spec)};\n'
             f'function draw() {{ Plotly.newPlot("{div}", spec.data, spec.layout, {{displaylogo: false, responsive: true}}); }}\n'
             f'if (window.Plotly) draw(); else {{ var s = document.createElement("script"); s.src = "{plotly_cdn()}"; '
             f's.onload = draw; document.head.appendChild(s); }} }})();</script>')

@@ -13,6 +13,11 @@ CHROMIUM = '/usr/bin/chromium'
 ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
         '--disable-sync', '--no-first-run']
 SHOTS = ROOT/'runs'/'report'/'screenshots'
+OVERFLOW = """() => { const s = Reveal.getCurrentSlide(), box = document.querySelector('.reveal .slides').getBoundingClientRect();
+    if (s.classList.contains('scrollable')) return getComputedStyle(s).overflowY === 'auto' ? [] : ['scrollable but not scrolling'];
+    return [...s.querySelectorAll('*')].filter(e => { const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && (r.bottom > box.bottom + 1 || r.right > box.right + 1 || r.top < box.top - 1); })
+      .map(e => `${e.tagName} ${(e.textContent || '').trim().slice(0, 50)}`).slice(0, 3); }"""
 FIGURES_SHOWN = """() => [...document.querySelectorAll('figure.quarto-float-fig, div.quarto-float-fig')].map(f => {
     const img = f.querySelector('img'), plot = f.querySelector('.plotly-graph-div');
     return {id: f.id || (f.closest('[id]') || {}).id || '', img: !!img && img.complete && img.naturalWidth > 0,
@@ -69,18 +74,39 @@ def test_every_figure_of_the_book_shows_offline(rendered, offline_browser):
     assert figures >= 15                                   # the book's figures are there, not an empty shell
 
 
-def test_every_slide_renders_offline(rendered, offline_browser):
+def test_every_slide_renders_offline_and_fits(rendered, offline_browser):
     page, remote = _open(offline_browser, rendered['slides']/'report'/'slides.html')
     page.wait_for_function('window.Reveal && Reveal.isReady()', timeout=30000)
     page.evaluate("Reveal.configure({transition: 'none', backgroundTransition: 'none'})")   # screenshots without fades
     total = page.evaluate('Reveal.getTotalSlides()')
     assert total >= 10
-    plots = 0
+    plots, overflowing = 0, {}
     for i in range(total):
         page.evaluate(f'Reveal.slide({i})')
         page.wait_for_timeout(150)
         shown = page.evaluate(FIGURES_SHOWN.replace('document.querySelectorAll', 'Reveal.getCurrentSlide().querySelectorAll'))
         assert [f for f in shown if not (f['img'] or f['plot'])] == [], f'slide {i + 1}'
         plots += sum(f['plot'] for f in shown)
+        title = page.evaluate("(Reveal.getCurrentSlide().querySelector('h1, h2') || {}).textContent || ''")
+        overflowing[f'{i + 1} {title}'] = page.evaluate(OVERFLOW)
         page.screenshot(path=str(SHOTS/f'slide-{i + 1:02d}.png'))
     assert plots >= 1 and remote == [], remote              # the confusion heatmap is drawn, with no CDN
+    assert {k: v for k, v in overflowing.items() if v} == {}  # at 1280x720 nothing runs off a slide (long lists scroll)
+
+
+def test_the_overflow_check_catches_a_slide_that_runs_off(offline_browser, tmp_path):
+    import subprocess
+    from crossfit_nb.report import find_quarto
+    items = '\n'.join(f'- punto {i}' for i in range(40))
+    (tmp_path/'deck.qmd').write_text(f'---\ntitle: Prueba\nformat: revealjs\nhtml-math-method: plain\n---\n\n'
+                                     f'## Demasiado\n\n{items}\n\n## Con scroll {{.scrollable}}\n\n{items}\n\n## Cabe\n\n- uno\n')
+    subprocess.run([find_quarto(), 'render', 'deck.qmd'], cwd=tmp_path, check=True, capture_output=True)
+    page, _ = _open(offline_browser, tmp_path/'deck.html')
+    page.wait_for_function('window.Reveal && Reveal.isReady()', timeout=30000)
+    page.evaluate("Reveal.configure({transition: 'none'})")
+    found = []
+    for i in (1, 2, 3):
+        page.evaluate(f'Reveal.slide({i})'); page.wait_for_timeout(400)
+        found.append(page.evaluate(OVERFLOW))
+    assert any('punto' in f for f in found[0]), found       # the list that runs off the slide is caught
+    assert found[1] == [] and found[2] == [], found
