@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Set up everything the project needs on a fresh Debian machine with Python 3.11:
-# Debian packages (ffmpeg for the thesis' reference splitter, chromium for browser tests),
+# Debian packages (ffmpeg for the thesis' reference splitter, chromium for browser tests, poppler-utils to read the
+# rendered PDF),
 # a virtual environment in .venv with the pinned dependencies, and this package (editable).
 # Safe to re-run: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES="ffmpeg chromium"
+DEBIAN_PACKAGES="ffmpeg chromium poppler-utils"
 missing=""
 for pkg in $DEBIAN_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

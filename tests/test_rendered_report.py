@@ -57,6 +57,22 @@ def test_the_rendered_pages_show_no_defects(rendered):
     for site in rendered.values(): assert rendered_problems(site, ROOT) == []
 
 
+def test_the_memoria_pdf_has_the_chapters_and_figures(rendered):
+    import re, shutil, subprocess
+    pdf = rendered['book']/'memoria.pdf'
+    assert pdf.exists() and pdf.stat().st_size > 100_000
+    if not shutil.which('pdftotext'): pytest.fail('pdftotext is missing: run scripts/setup.sh (Debian package poppler-utils)')
+    text = subprocess.run(['pdftotext', '-layout', str(pdf), '-'], capture_output=True, text=True, check=True).stdout
+    for chapter in ('Introducción', 'Estado del arte', 'Desarrollo', 'Conclusiones y trabajo futuro', 'Referencias', 'Anexo'):
+        assert chapter in text, chapter
+    figures = set(re.findall(r'Figura\s+(\d+\.\d+):', text))
+    assert len(figures) >= 15, sorted(figures)
+    images = subprocess.run(['pdfimages', '-list', str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert len(images.splitlines()) - 2 >= len(figures)                      # every figure is a picture, not a blank
+    for defect in ('\\xa0', 'Unable to display', 'PosixPath(', 'IPython.core', '?@fig', str(ROOT)):
+        assert defect not in text, defect
+
+
 def test_every_figure_of_the_book_shows_offline(rendered, offline_browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     pages = [rendered['book']/'index.html', *sorted((rendered['book']/'report').glob('*.html'))]
@@ -110,3 +126,37 @@ def test_the_overflow_check_catches_a_slide_that_runs_off(offline_browser, tmp_p
         found.append(page.evaluate(OVERFLOW))
     assert any('punto' in f for f in found[0]), found       # the list that runs off the slide is caught
     assert found[1] == [] and found[2] == [], found
+
+
+def test_the_checks_catch_each_defect_in_a_real_render(tmp_path):
+    "A stand-in project whose cells bring back every defect the first render had; Quarto renders it, the checks list each."
+    import base64, io, os, subprocess, sys
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    from PIL import Image
+    from crossfit_nb.report import find_quarto
+    png = io.BytesIO(); Image.new('RGB', (40, 30), 'red').save(png, 'png')
+    picture = {'image/png': base64.b64encode(png.getvalue()).decode(), 'text/plain': '<Figure>'}
+    cells = [new_code_cell('#| label: fig-paths\n#| fig-cap: "Rutas"\nsave_figures()', execution_count=1, outputs=[
+                 new_output('execute_result', data={'text/plain': f"[PosixPath('{tmp_path}/runs/ci/figures/a.png')]"},
+                            execution_count=1)]),
+             new_code_cell('#| label: fig-plotly\n#| fig-cap: "Plotly solo"\nfig', execution_count=2, outputs=[
+                 new_output('display_data', data={'application/vnd.plotly.v1+json': {'data': [], 'layout': {}}})]),
+             new_code_cell('#| label: fig-ok\n#| fig-cap: "Bien"\nshow_figure()', execution_count=3, outputs=[
+                 new_output('display_data', data=picture)]),
+             new_code_cell('#| label: fig-gif\n#| fig-cap: "Animación"\nImage(gif)', execution_count=3, outputs=[
+                 new_output('execute_result', data={'text/plain': '<IPython.core.display.Image object>'}, execution_count=3)])]
+    nbformat.write(new_notebook(cells=cells, metadata={'kernelspec': {'name': 'python3', 'display_name': 'Python 3',
+                                                                      'language': 'python'}}), str(tmp_path/'nb.ipynb'))
+    (tmp_path/'_quarto.yml').write_text('project:\n  type: default\n  output-dir: _site\n  render: [page.qmd]\n'
+                                         'execute:\n  echo: false\n')
+    (tmp_path/'page.qmd').write_text('---\ntitle: Prueba\njupyter: python3\n---\n\n```{python}\nx = "25,0\\u00a0%"\n```\n\n'
+                                      'Acierta el `{python} x` (@fig-nada).\n\n{{< embed nb.ipynb#fig-paths >}}\n\n'
+                                      '{{< embed nb.ipynb#fig-plotly >}}\n\n{{< embed nb.ipynb#fig-gif >}}\n\n{{< embed nb.ipynb#fig-ok >}}\n')
+    env = {**os.environ, 'QUARTO_PYTHON': sys.executable}
+    subprocess.run([find_quarto(), 'render'], cwd=tmp_path, env=env, check=True, capture_output=True)
+    found = rendered_problems(tmp_path/'_site', tmp_path)
+    for what in ('a literal escape', "Jupyter's stand-in", 'a Python object repr', 'absolute path', 'unresolved cross-reference',
+                 'a figure without an image or a plot'):
+        assert any(what in p for p in found), (what, "\n".join(found))
+    assert not any('Bien' in p for p in found)           # the figure with its picture passes
