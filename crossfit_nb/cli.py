@@ -257,12 +257,14 @@ def judge_command(
         counter: Counter = 'phase',
         judge_model: Annotated[Optional[Path], typer.Option(help='the judging model .tflite (default: runs/<preset>/export/judge.tflite)')] = None,
         workers: Annotated[int, typer.Option(min=1, help='pose-estimation threads')] = 2,
+        pose_model: Annotated[Optional[Path], typer.Option(help='the clip classifier that names each segment from its reps (default: runs/<preset>/export/pose-classifier.tflite when there)')] = None,
         cache: Annotated[bool, typer.Option('--cache/--no-cache', help='keep the keypoints beside the video (<video>.track.npz)')] = False,
         runs_dir: RunsDir = None, preset: Preset = None, progress: Progress = True):
     "Judge a whole workout video: its movement segments, each rep's frames, and the score sheet (reps per movement)."
     import os
     from crossfit_nb.artifacts import SERVING_PRESETS
     from crossfit_nb.core import check_choice
+    from crossfit_nb.keypoint_model import KEYPOINT_MODEL
     from crossfit_nb.judging import JUDGE_MODEL, annotate_video, judge_model_path, judge_video, timeline_figure
     with user_errors():
         check_choice('counter', counter, ('phase', 'period'))
@@ -270,7 +272,10 @@ def judge_command(
         if judge_model is None and not (preset or os.environ.get('CROSSFIT_PRESET')):
             cfg = next((cfg.replace(preset=p) for p in SERVING_PRESETS
                         if (cfg.runs_dir/p/'export'/JUDGE_MODEL).exists()), cfg)
-        j = judge_video(video, judge_model or judge_model_path(cfg), workers, counter, cache, progress)
+        model_path = judge_model or judge_model_path(cfg)
+        if pose_model is None and judge_model is None and (cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL).exists():
+            pose_model = cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL
+        j = judge_video(video, model_path, workers, counter, cache, progress, rep_classifier=pose_model)
         if out is not None: annotate_video(video, j, out)
         if timeline is not None:
             timeline.parent.mkdir(parents=True, exist_ok=True)

@@ -20,10 +20,11 @@ import pandas as pd
 
 from .artifacts import ModelError, read_json, write_json
 from .core import LABEL_TO_ID, LABELS, NUM_CLASSES, atomic_path, softmax
-from .keypoint_model import LEFT_RIGHT, LIMBS, NUM_FEATURES, NoAthleteError, augment_keypoints, load_track
+from .keypoint_model import (LIMBS, NUM_FEATURES, KeypointClassifier, NoAthleteError, augment_keypoints,
+                                        load_track, pose_features)
 from .pose import PoseEstimator, PoseTrack
 from .synthetic import MIN_REP_FRAMES
-from .video import VideoError, iter_frames, probe_video, write_video
+from .video import VideoError, iter_frames, probe_video, sample_indices, write_video
 
 # %% auto #0
 __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_JUDGE_BYTES', 'JUDGE_MODEL', 'JUDGE_WINDOW',
@@ -31,8 +32,9 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'viterbi', 'timeline_segments', 'phase_reps',
-           'period_count', 'Judgement', 'judge_features', 'judgement_from_segments', 'judge_video', 'boundary_matches',
-           'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure', 'annotate_video']
+           'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_video',
+           'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure',
+           'annotate_video']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -469,12 +471,27 @@ class Judgement:
                     pose_found=round(float(self.pose_found), 4), timings={k: round(v, 3) for k, v in self.timings.items()})
 
 # %% ../nbs/45_judging.ipynb #2aeed560
+def rep_votes(keypoints: tuple, # (keypoints [T,17,2], visibility [T,17], found [T]) on the 30 frames/s grid
+              reps: Sequence[tuple[int, int]], # (start, end) of each rep on that grid
+              classifier: KeypointClassifier, # the clip classifier of the keypoints chapter
+             ) -> np.ndarray:
+    "The summed log-probabilities [9] of the clip classifier over `reps`, each seen as the clip of one rep."
+    kp, vis, found = keypoints
+    total = np.zeros(NUM_CLASSES)
+    for a, b in reps:
+        idx = a + sample_indices(b - a + 1, classifier.num_steps)
+        try: total += np.log(np.clip(classifier.probabilities(pose_features(kp[idx], vis[idx], found[idx])), 1e-6, 1))
+        except NoAthleteError: pass
+    return total
+
 def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 frames/s grid
                    model: JudgeModel, # the per-frame model
                    switch_penalty: float = 12.0, # nats per change of state (`viterbi`)
                    max_gap: int = 90, # frames of rest inside one segment
                    min_segment: int = MIN_REP_FRAMES, # shortest segment kept (frames)
                    counter: str = 'phase', # 'phase' (the model's phase) or 'period' (self-similarity baseline)
+                   rep_classifier: KeypointClassifier | None = None, # names each segment from its reps as clips, with the timeline
+                   keypoints: tuple | None = None, # (keypoints, visibility, found) on the grid, for `rep_classifier`
                   ) -> tuple[list[dict], np.ndarray, np.ndarray]:
     "Segments (30 frames/s indices) with reps, the per-frame path, and the per-frame state probabilities."
     probs, phase = model(features)
@@ -487,7 +504,16 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
             n, period = period_count(features[a:b + 1, :17*2 + len(LIMBS)*2])
             reps = [(int(a + round(k*period)), int(min(b, a + round((k + 1)*period) - 1))) for k in range(n)]
         else: raise ValueError(f"counter {counter!r}: choose 'phase' or 'period'")
-        if reps: segments.append(dict(state=state, start=a, end=b, confidence=float(probs[a:b + 1, state].mean()), reps=reps))
+        if not reps: continue
+        segment_probs = probs[a:b + 1, :NUM_CLASSES].mean(0)
+        if rep_classifier is not None and keypoints is not None:
+            score = rep_votes(keypoints, reps, rep_classifier) + len(reps)*np.log(np.clip(segment_probs, 1e-6, 1))
+            state = int(score.argmax())
+        confidence = float(probs[a:b + 1, state].mean())
+        if segments and segments[-1]['state'] == state and a - segments[-1]['end'] - 1 <= max_gap:
+            last = segments[-1]; n0, n1 = len(last['reps']), len(reps)
+            last.update(end=b, reps=last['reps'] + reps, confidence=(last['confidence']*n0 + confidence*n1)/(n0 + n1))
+        else: segments.append(dict(state=state, start=a, end=b, confidence=confidence, reps=reps))
     return segments, path, probs
 
 # %% ../nbs/45_judging.ipynb #f70d513a
@@ -513,15 +539,19 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
                 cache: bool = True, # keep the keypoints beside the video
                 progress: bool = True, # show a progress bar
                 models_dir: Path | str | None = None, # the BlazePose files
+                rep_classifier: KeypointClassifier | Path | str | None = None, # the clip classifier that names segments from their reps
                ) -> Judgement:
     "Judge a workout video: its segments, reps and score sheet."
     start = time.perf_counter()
     info = check_workout_video(video)
     model = model if isinstance(model, JudgeModel) else JudgeModel(model)
+    if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
+        rep_classifier = KeypointClassifier(rep_classifier)
     track = track_video(video, workers, models_dir, cache, progress)
     posed = time.perf_counter()
-    features = track_frame_features(track, info.fps)
-    segments, _, _ = judge_features(features, model, counter=counter)
+    keypoints = resample_keypoints(*track.coco(), track.found, info.fps)
+    features = frame_features(*keypoints)
+    segments, _, _ = judge_features(features, model, counter=counter, rep_classifier=rep_classifier, keypoints=keypoints)
     end = time.perf_counter()
     return judgement_from_segments(segments, str(video), info.fps, len(track.found),
                                    timings={'pose': posed - start, 'judge': end - posed, 'total': end - start},
