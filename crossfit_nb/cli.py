@@ -19,10 +19,10 @@ from .core import Config, ProjectError, find_project_root
 
 # %% auto #0
 __all__ = ['DataDir', 'RunsDir', 'Preset', 'Seed', 'Workers', 'ModelDir', 'ServingModel', 'PoseModel', 'MovinetModel', 'Threads',
-           'Progress', 'USAGE_ERROR', 'FAILED', 'Opt', 'COMMANDS', 'config', 'fail', 'user_errors', 'synth_command',
-           'download_command', 'extract_command', 'preprocess_command', 'train_command', 'evaluate_command',
-           'export_command', 'load_classifier', 'predict_command', 'serve_command', 'run_command', 'report_command',
-           'fetch_pose_command', 'build_app', 'main']
+           'Progress', 'USAGE_ERROR', 'FAILED', 'Opt', 'Counter', 'COMMANDS', 'config', 'fail', 'user_errors',
+           'synth_command', 'download_command', 'extract_command', 'preprocess_command', 'train_command',
+           'evaluate_command', 'export_command', 'load_classifier', 'predict_command', 'judge_command', 'serve_command',
+           'run_command', 'report_command', 'fetch_pose_command', 'build_app', 'main']
 
 # %% ../nbs/90_cli.ipynb #b5db50b4
 DataDir = Annotated[Optional[Path], typer.Option(help='data folder (default: data, or $CROSSFIT_DATA_DIR)')]
@@ -246,6 +246,50 @@ def predict_command(
     if json_output: typer.echo(json.dumps(results, indent=1, ensure_ascii=False))
     if failed: raise typer.Exit(FAILED)
 
+# %% ../nbs/90_cli.ipynb #a7d3e9f1
+Counter = Annotated[str, typer.Option(help="how reps are counted: 'phase' (the judging model's rep phase) or 'period' (self-similarity, training-free)")]
+
+def judge_command(
+        video: Annotated[Path, typer.Argument(help='a whole workout video (any length up to 30 min, any frame rate and size)')],
+        json_output: Annotated[bool, typer.Option('--json', help='print the judgement as JSON instead of a score sheet')] = False,
+        out: Annotated[Optional[Path], typer.Option('--out', help='write the video with the movement and a rep counter drawn on it (mp4)')] = None,
+        timeline: Annotated[Optional[Path], typer.Option(help='save the timeline figure (png)')] = None,
+        counter: Counter = 'phase',
+        judge_model: Annotated[Optional[Path], typer.Option(help='the judging model .tflite (default: runs/<preset>/export/judge.tflite)')] = None,
+        workers: Annotated[int, typer.Option(min=1, help='pose-estimation threads')] = 2,
+        pose_model: Annotated[Optional[Path], typer.Option(help='the clip classifier that names each segment from its reps (default: runs/<preset>/export/pose-classifier.tflite when there)')] = None,
+        cache: Annotated[bool, typer.Option('--cache/--no-cache', help='keep the keypoints beside the video (<video>.track.npz)')] = False,
+        runs_dir: RunsDir = None, preset: Preset = None, progress: Progress = True):
+    "Judge a whole workout video: its movement segments, each rep's frames, and the score sheet (reps per movement)."
+    import os
+    from crossfit_nb.artifacts import SERVING_PRESETS
+    from crossfit_nb.core import check_choice
+    from crossfit_nb.keypoint_model import KEYPOINT_MODEL
+    from crossfit_nb.judging import JUDGE_MODEL, annotate_video, judge_model_path, judge_video, timeline_figure
+    with user_errors():
+        check_choice('counter', counter, ('phase', 'period'))
+        cfg = config(runs_dir=runs_dir, preset=preset)
+        if judge_model is None and not (preset or os.environ.get('CROSSFIT_PRESET')):
+            cfg = next((cfg.replace(preset=p) for p in SERVING_PRESETS
+                        if (cfg.runs_dir/p/'export'/JUDGE_MODEL).exists()), cfg)
+        model_path = judge_model or judge_model_path(cfg)
+        if pose_model is None and judge_model is None and (cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL).exists():
+            pose_model = cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL
+        j = judge_video(video, model_path, workers, counter, cache, progress, rep_classifier=pose_model)
+        if out is not None: annotate_video(video, j, out)
+        if timeline is not None:
+            timeline.parent.mkdir(parents=True, exist_ok=True)
+            timeline_figure(j).savefig(timeline, dpi=120)
+    if json_output: typer.echo(json.dumps(j.to_dict(), indent=1, ensure_ascii=False)); return
+    typer.echo(f"{video}: {j.frame_count} frames at {j.fps:g} frames/s ({j.frame_count/j.fps:.1f} s), "
+               f"pose found on {j.pose_found:.0%} of them; judged in {j.timings['total']:.1f} s")
+    for s in j.segments:
+        typer.echo(f"  {s['start_s']:7.1f}-{s['end_s']:7.1f} s  {s['movement']:<18} {s['count']:3d} reps  "
+                   f"(confidence {s['confidence']:.2f})")
+    typer.echo("score sheet:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in j.totals.items()) if j.totals else "score sheet: no reps found")
+    for path in (out, timeline):
+        if path is not None: typer.echo(f"wrote {path}")
+
 # %% ../nbs/90_cli.ipynb #f38cc364
 def serve_command(
         model: ServingModel = None,
@@ -328,6 +372,7 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     'export': (export_command, 'Export the trained model to SavedModel and TFLite.'),
     'predict': (predict_command, 'Classify video clips.'),
     'fetch-pose': (fetch_pose_command, 'Fetch the BlazePose models (from the mediapipe wheel, hash-checked).'),
+    'judge': (judge_command, 'Judge a whole workout video: movement timeline, reps and score sheet.'),
     'serve': (serve_command, 'Serve the Dash web app.'),
     'report': (report_command, 'Run the chapters and build the Quarto report.'),
     'run': (run_command, 'Run the chapter notebooks in order with papermill.'),

@@ -182,6 +182,14 @@ def _factors_line(cfg: Config) -> str | None:
     if not per: return None
     return 'top-1 with one factor of a training video changed: ' + ', '.join(f"{f} {v:.2f}" for f, v in per.items())
 
+def _judging_line(cfg: Config) -> str | None:
+    "The judge's count and timeline on the held-out workouts, from the judging chapter's facts."
+    if not facts_path(cfg, '45a_wod').exists(): return None
+    j = read_facts(cfg, '45a_wod')
+    ci = j['summary']['phase']['count MAE']
+    return (f"{j['wod_videos']} held-out workouts ({j['wod_reps']} reps): count MAE {j['mae']:.3f} [95% CI {ci['low']:.3f}, "
+            f"{ci['high']:.3f}], OBO {j['obo']:.3f}, timeline {j['timeline']:.3f}; crossfit-nb judge VIDEO --preset {cfg.preset}")
+
 def run_summary(profile: str, executed: list[Path], seconds: float, root: Path | None = None) -> str:
     "What a run of the chapters made and where, as lines for the terminal."
     root = Path(root or find_project_root())
@@ -189,6 +197,7 @@ def run_summary(profile: str, executed: list[Path], seconds: float, root: Path |
     cfg = parameters_config(chapter_parameters(prof, CHAPTERS[0], root), root)
     exports = sorted(p.name for p in export_dir(cfg).glob('*') if p.suffix != '.json' and not p.name.startswith('.'))
     rows = [('model', _model_line(cfg)), *([('factors', _factors_line(cfg))] if _factors_line(cfg) else []),
+            *([('judging', _judging_line(cfg))] if _judging_line(cfg) else []),
             ('chapters', f"{len(executed)} executed notebooks in {_short(executed[0].parent) if executed else '-'}; "
                          f"copies for the report in {_short(report_notebooks_dir(root))}"),
             ('exports', f"{_short(export_dir(cfg))}: {', '.join(exports[:6])}" if exports else 'none'),

@@ -88,6 +88,12 @@ def chapter_outputs(root: Path):
                              'median_px': [7.0, 9.0, 8.0]}, index=['nose', 'left_wrist', 'all'])
     write_facts(cfg, '42_keypoints', keypoint_facts(pck_rows, {'estimated': {'top1': 0.95, 'top1_low': 0.9, 'top1_high': 0.99,
                                                                               'minutes': 0.4}}, 'estimated', {'train': 16, 'test': 6}, 0, 0.02))
+    from crossfit_nb.judging import judging_facts
+    summary = pd.DataFrame({'value': [0.04, 0.96, 0.97, 0.8], 'low': [0.02, 0.9, 0.95, 0.7], 'high': [0.06, 1.0, 0.99, 0.9]},
+                           index=['count MAE', 'OBO', 'timeline accuracy', 'boundary F1'])
+    write_facts(cfg, '45a_wod', judging_facts({'phase': summary, 'period': summary + 0.1}, train_videos=4, estimated_videos=2,
+                                              wod_videos=5, wod_reps=30, wod_rounds=[2, 1], wod_minutes=1.5, real_clips=9,
+                                              real_count_one=7, tcn_mae=0.09, tcn_timeline=0.93, minutes=3.0))
     real = {'models': {k: {'clips reales': f'{n}/9'} for k, n in (('movinet', 2), ('pose', 4), ('ensemble', 3))}, 'real_clips': 9}
     write_facts(cfg, '50e_deployment', {**deployment_facts(export, pd.DataFrame({'sample': [40.0], 'inference': [20.0], 'total': [60.0]}, index=['a'])), **real})
     return root
@@ -104,7 +110,8 @@ def test_the_real_sources_pass_against_hand_made_notebooks(project):
 
 def test_the_report_covers_every_chapter_and_section():
     embedded = {nb for _, nb, _ in report_embeds(ROOT)}
-    for chapter in ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '42_keypoints', '40b_evaluation', '50e_deployment'):
+    for chapter in ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '42_keypoints', '40b_evaluation', '45a_wod',
+                    '50e_deployment'):
         assert f'runs/report/{chapter}.ipynb' in embedded
     book = (ROOT/'report/01_introduccion.qmd').read_text() + (ROOT/'report/02_estado_del_arte.qmd').read_text() + \
            (ROOT/'report/03_desarrollo.qmd').read_text() + (ROOT/'report/04_conclusiones.qmd').read_text()
@@ -112,7 +119,7 @@ def test_the_report_covers_every_chapter_and_section():
                     '## Deep Learning', '## Cloud', '## Trabajos relacionados', '# Desarrollo',
                     '## Extracción y recolección de datos', '## Experimentación con deep learning', '### Preprocesado',
                     '### Experimentos', '### Evaluación', '## Cloud y despliegue', '### Arquitectura',
-                    '### Resultado y funcionamiento', '# Conclusiones y trabajo futuro'):
+                    '### Resultado y funcionamiento', '## Conteo de repeticiones y juicio de un WOD', '# Conclusiones y trabajo futuro'):
         assert f'\n{heading} ' in book or book.startswith(heading), heading
     assert (ROOT/'report/anexo.qmd').read_text().startswith('# Anexo')
 

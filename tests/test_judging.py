@@ -1,0 +1,146 @@
+"Judging whole workouts: the per-frame model learns the generator's reps (and not with shuffled targets), `crossfit-nb judge` end to end, any frame rate, bad inputs."
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import numbered_frames, run_cli
+
+TRAIN_ROUNDS, HELD_OUT_ROUNDS = [3], [4, 2]
+
+
+def _write(cfg, names_rounds, seed):
+    from crossfit_nb.synthetic import WORKOUTS, write_videos
+    specs = [dict(name=f'{prefix}_{w}', workout=w, movements=list(ms), rounds=rounds)
+             for prefix, rounds in names_rounds for w, ms in WORKOUTS.items()]
+    return write_videos(cfg.replace(seed=seed), specs, workers=2, progress=False)
+
+
+def _sequence(cfg, video, shift=0):
+    from crossfit_nb.judging import frame_truth, truth_keypoints
+    gt = json.loads((cfg.groundtruth_dir/f'{video.stem}.json').read_text())
+    kp, vis = truth_keypoints(gt)
+    truth = {k: np.roll(v, shift) for k, v in frame_truth(gt).items()}
+    return kp, np.full(vis.shape, 0.9, np.float32), np.ones(len(kp), bool), truth
+
+
+@pytest.fixture(scope='module')
+def workouts(tmp_path_factory):
+    "Three training athletes per workout and one held-out athlete per workout (other names, other seed)."
+    from crossfit_nb.core import Config
+    cfg = Config(data_dir=tmp_path_factory.mktemp('judging'), preset='judge-test')
+    train = _write(cfg, [(f'train-{k}', TRAIN_ROUNDS) for k in 'abc'], seed=0)
+    held_out = _write(cfg, [('held-out', HELD_OUT_ROUNDS)], seed=1000)
+    return cfg, train, held_out
+
+
+def _train(cfg, train, out, shuffled=False):
+    "Train as the judging chapter does: true keypoints with the estimator's recorded errors, plus estimated keypoints."
+    from crossfit_nb.judging import estimator_errors, export_judge_tcn, track_video, train_judge_tcn, training_windows
+    rng = np.random.default_rng(0)
+    seqs = [_sequence(cfg, v, int(rng.integers(40, 200)) if shuffled else 0) for v in train]
+    estimated = [k for k, v in enumerate(train) if v.stem.startswith('train-a')][:3]
+    tracks = {k: track_video(train[k], workers=2, progress=False) for k in estimated}
+    gts = {k: json.loads((cfg.groundtruth_dir/f'{train[k].stem}.json').read_text()) for k in estimated}
+    errors = [estimator_errors(tracks[k], gts[k]) for k in estimated]
+    a = training_windows(seqs, copies=16, errors=errors, seed=0)
+    b = training_windows([(*tracks[k].coco(), tracks[k].found, seqs[k][3]) for k in estimated], copies=16, seed=1)
+    model, _ = train_judge_tcn({key: np.concatenate([a[key], b[key]]) for key in a}, epochs=20)
+    return export_judge_tcn(model, out)
+
+
+@pytest.fixture(scope='module')
+def judge_model(workouts, tmp_path_factory):
+    cfg, train, _ = workouts
+    return _train(cfg, train, tmp_path_factory.mktemp('model')/'judge.tflite')
+
+
+def _truth_scores(cfg, model_path, videos):
+    "Mean normalised count error and timeline accuracy of judging `videos` from their true keypoints."
+    from crossfit_nb.judging import JudgeModel, frame_features, judge_features, judgement_from_segments, judgement_metrics
+    model, errors, timeline = JudgeModel(model_path), [], []
+    for v in videos:
+        kp, vis, found, _ = _sequence(cfg, v)
+        segments, _, _ = judge_features(frame_features(kp, vis, found), model)
+        j = judgement_from_segments(segments, str(v), 30.0, len(kp))
+        rows, video = judgement_metrics(j, json.loads((cfg.groundtruth_dir/f'{v.stem}.json').read_text()))
+        errors += rows[rows['gt'] > 0].error.tolist(); timeline.append(video['timeline_accuracy'])
+    return float(np.mean(errors)), float(np.mean(timeline))
+
+
+def test_judging_model_learns_reps_and_fails_with_shuffled_targets(workouts, judge_model, tmp_path):
+    cfg, train, held_out = workouts
+    mae, timeline = _truth_scores(cfg, judge_model, held_out)
+    assert mae <= 0.15 and timeline >= 0.9, (mae, timeline)
+    shuffled = _train(cfg, train, tmp_path/'shuffled.tflite', shuffled=True)     # targets shifted in time against the motion
+    s_mae, s_timeline = _truth_scores(cfg, shuffled, held_out)
+    assert s_timeline < timeline - 0.25 and s_mae > mae + 0.2, (s_mae, s_timeline)
+
+
+def test_judge_command_json_annotated_video_and_timeline(workouts, judge_model, tmp_path):
+    from crossfit_nb.judging import STATES
+    from crossfit_nb.video import probe_video
+    cfg, _, held_out = workouts
+    video = held_out[0]
+    out, timeline = tmp_path/'judged.mp4', tmp_path/'timeline.png'
+    r = run_cli('judge', video, '--judge-model', judge_model, '--json', '--out', out, '--timeline', timeline, '--no-progress')
+    j = json.loads(r.stdout)
+    assert set(j) >= {'video', 'fps', 'frame_count', 'duration_s', 'totals', 'segments', 'pose_found', 'timings'}
+    info = probe_video(video)
+    assert j['frame_count'] == info.frame_count and j['fps'] == pytest.approx(info.fps) and j['pose_found'] > 0.9
+    previous_end = -1
+    for s in j['segments']:
+        assert s['movement'] in STATES[:-1] and previous_end < s['start_frame'] <= s['end_frame'] < j['frame_count']
+        assert s['count'] == len(s['reps']) >= 1 and 0 <= s['confidence'] <= 1
+        assert all(s['start_frame'] - 15 <= a <= b <= s['end_frame'] + 15 for a, b in s['reps'])
+        previous_end = s['end_frame']
+    totals = {}
+    for s in j['segments']: totals[s['movement']] = totals.get(s['movement'], 0) + s['count']
+    assert j['totals'] == totals
+    gt = json.loads((cfg.groundtruth_dir/f'{video.stem}.json').read_text())
+    assert abs(sum(totals.values()) - len(gt['reps'])) <= 2, (totals, gt['counts'])
+    annotated = probe_video(out)
+    assert annotated.frame_count == info.frame_count and timeline.stat().st_size > 10_000
+    text = run_cli('judge', video, '--judge-model', judge_model, '--no-progress').stdout      # the score sheet as text
+    assert 'score sheet:' in text and all(m in text for m in totals)
+
+
+def test_judge_any_frame_rate(workouts, judge_model, tmp_path):
+    "The same workout at 15 frames/s is judged in its own frames: the same movement at the same moments, about the same reps."
+    from crossfit_nb.judging import judge_video
+    from crossfit_nb.video import iter_frames, write_video
+    _, _, held_out = workouts
+    video = held_out[1]
+    half = write_video(tmp_path/'half.mp4', (f for i, f in enumerate(iter_frames(video)) if i % 2 == 0), fps=15.0)
+    full, slow = judge_video(video, judge_model, cache=False, progress=False), judge_video(half, judge_model, cache=False, progress=False)
+    assert slow.fps == 15.0 and slow.frame_count == (full.frame_count + 1)//2
+    assert all(s['end_frame'] < slow.frame_count for s in slow.segments)
+    agree = (slow.states == full.states[::2][:slow.frame_count]).mean()
+    assert agree >= 0.8 and abs(sum(slow.totals.values()) - sum(full.totals.values())) <= 2, (agree, slow.totals, full.totals)
+
+
+def test_judge_a_single_rep(workouts, judge_model, tmp_path):
+    from crossfit_nb.synthetic import write_videos
+    cfg, _, _ = workouts
+    [video] = write_videos(cfg.replace(seed=2000), [dict(name='one-rep', workout='nasty-nancy', movements=['ohs'], rounds=[1])],
+                           progress=False)
+    j = json.loads(run_cli('judge', video, '--judge-model', judge_model, '--json', '--no-progress').stdout)
+    assert sum(j['totals'].values()) == 1 and len(j['segments']) == 1, j['segments']
+
+
+def test_judge_bad_inputs(judge_model, tmp_path):
+    from crossfit_nb.video import write_video
+    (tmp_path/'notes.mp4').write_text('not a video')
+    nobody = write_video(tmp_path/'nobody.mp4', numbered_frames(40, 96, 160))
+    long = write_video(tmp_path/'long.mp4', (np.zeros((48, 64, 3), np.uint8) for _ in range(1900)), fps=1.0)   # 31.7 min
+    cases = {tmp_path/'notes.mp4': '', nobody: 'no athlete', long: 'min long', tmp_path/'missing.mp4': 'not found'}
+    for video, message in cases.items():
+        out = tmp_path/f'{video.stem}-judged.mp4'
+        r = run_cli('judge', video, '--judge-model', judge_model, '--out', out, '--no-progress', check=False)
+        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith('error:') and message in r.stderr, (video, r.stderr)
+        assert not out.exists() and 'Traceback' not in r.stderr
+    r = run_cli('judge', nobody, '--judge-model', judge_model, '--counter', 'magic', check=False)
+    assert r.returncode == 2 and 'counter' in r.stderr
+    r = run_cli('judge', nobody, '--judge-model', tmp_path/'notes.mp4', check=False)
+    assert r.returncode == 2 and 'not a TFLite model' in r.stderr
