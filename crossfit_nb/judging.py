@@ -21,7 +21,7 @@ import pandas as pd
 from .artifacts import ModelError, read_json, write_json
 from .core import LABEL_TO_ID, LABELS, NUM_CLASSES, atomic_path, softmax
 from .keypoint_model import (LIMBS, NUM_FEATURES, KeypointClassifier, NoAthleteError, augment_keypoints,
-                                        load_track, pose_features)
+                                        file_stamp, load_track, pose_features)
 from .pose import PoseEstimator, PoseTrack
 from .synthetic import MIN_REP_FRAMES
 from .video import VideoError, iter_frames, probe_video, sample_indices, write_video
@@ -76,10 +76,6 @@ def track_cache(video: Path | str) -> Path:
     video = Path(video)
     return video.with_name(f"{video.stem}.track.npz")
 
-def _file_stamp(path: Path) -> np.ndarray:
-    st = path.stat()
-    return np.array([st.st_size, st.st_mtime_ns], np.int64)
-
 # %% ../nbs/45_judging.ipynb #2784aa0a
 def _track_part(path: Path, start: int, stop: int, estimator: PoseEstimator, bar, lock) -> PoseTrack:
     def frames():
@@ -100,9 +96,7 @@ def track_video(video: Path | str, # the workout video
     "The pose track of every frame of `video`, from the cache when it is current."
     from tqdm.auto import tqdm
     video = Path(video)
-    if cache and (track := load_track(track_cache(video))) is not None:
-        with np.load(track_cache(video)) as z:
-            if 'source' in z and np.array_equal(z['source'], _file_stamp(video)): return track
+    if cache and (track := load_track(track_cache(video), video)) is not None: return track
     n = check_workout_video(video).frame_count
     bounds = np.linspace(0, n, max(1, min(workers, n//60 or 1)) + 1).astype(int)
     bar, lock = tqdm(total=n, desc=f'keypoints {video.name}', unit='frame', disable=not progress), threading.Lock()
@@ -111,7 +105,7 @@ def track_video(video: Path | str, # the workout video
                               zip(bounds[:-1], bounds[1:])))
     bar.close()
     track = PoseTrack(*(np.concatenate([getattr(p, k) for p in parts]) for k in ('landmarks', 'visibility', 'presence', 'detected')))
-    if cache: track.save(track_cache(video), source=_file_stamp(video))
+    if cache: track.save(track_cache(video), stamp=file_stamp(video))
     return track
 
 # %% ../nbs/45_judging.ipynb #ef58ad29
