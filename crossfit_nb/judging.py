@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,9 +32,9 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'viterbi', 'timeline_segments', 'phase_reps',
-           'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_video',
-           'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure',
-           'annotate_video']
+           'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track',
+           'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
+           'timeline_figure', 'annotate_video']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -77,14 +77,13 @@ def track_cache(video: Path | str) -> Path:
     return video.with_name(f"{video.stem}.track.npz")
 
 # %% ../nbs/45_judging.ipynb #2784aa0a
-def _track_part(path: Path, start: int, stop: int, estimator: PoseEstimator, bar, lock) -> PoseTrack:
+def _track_part(path: Path, start: int, stop: int, estimator: PoseEstimator, tick) -> PoseTrack:
     def frames():
         for i, frame in enumerate(iter_frames(path)):
             if i >= stop: break
             if i >= start:
                 yield frame
-                if bar is not None:
-                    with lock: bar.update()
+                tick()
     return estimator.track(frames())
 
 def track_video(video: Path | str, # the workout video
@@ -92,6 +91,7 @@ def track_video(video: Path | str, # the workout video
                 models_dir: Path | str | None = None, # the BlazePose files (default `pose.pose_models_dir()`)
                 cache: bool = True, # read and write `track_cache(video)`
                 progress: bool = True, # show a progress bar
+                on_frame: Callable[[int, int], None] | None = None, # called with (frames done, frames in all) as it goes
                ) -> PoseTrack:
     "The pose track of every frame of `video`, from the cache when it is current."
     from tqdm.auto import tqdm
@@ -99,9 +99,13 @@ def track_video(video: Path | str, # the workout video
     if cache and (track := load_track(track_cache(video), video)) is not None: return track
     n = check_workout_video(video).frame_count
     bounds = np.linspace(0, n, max(1, min(workers, n//60 or 1)) + 1).astype(int)
-    bar, lock = tqdm(total=n, desc=f'keypoints {video.name}', unit='frame', disable=not progress), threading.Lock()
+    bar, lock, done = tqdm(total=n, desc=f'keypoints {video.name}', unit='frame', disable=not progress), threading.Lock(), [0]
+    def tick():
+        with lock:
+            bar.update(); done[0] += 1
+            if on_frame is not None: on_frame(done[0], n)
     with ThreadPoolExecutor(len(bounds) - 1) as pool:
-        parts = list(pool.map(lambda ab: _track_part(video, ab[0], ab[1], PoseEstimator(models_dir), bar, lock),
+        parts = list(pool.map(lambda ab: _track_part(video, ab[0], ab[1], PoseEstimator(models_dir), tick),
                               zip(bounds[:-1], bounds[1:])))
     bar.close()
     track = PoseTrack(*(np.concatenate([getattr(p, k) for p in parts]) for k in ('landmarks', 'visibility', 'presence', 'detected')))
@@ -526,6 +530,21 @@ def judgement_from_segments(segments: list[dict], video: str, fps: float, frame_
                         reps=[[int(r0), int(r1)] for r0, r1 in reps]))
     return Judgement(video, float(fps), int(frame_count), out, states, counts, **kw)
 
+def judge_track(track: PoseTrack, # the pose of every frame of the video
+                fps: float, # the video's frame rate
+                model: JudgeModel, # the per-frame model
+                video: str = 'video', # its name in the judgement
+                counter: str = 'phase', # 'phase' or 'period'
+                rep_classifier: KeypointClassifier | None = None, # names each segment from its reps
+               ) -> Judgement:
+    "Judge a workout from its pose track: segments, reps and score sheet in the video's own frames."
+    start = time.perf_counter()
+    keypoints = resample_keypoints(*track.coco(), track.found, fps)
+    segments, _, _ = judge_features(frame_features(*keypoints), model, counter=counter, rep_classifier=rep_classifier,
+                                    keypoints=keypoints)
+    return judgement_from_segments(segments, video, fps, len(track.found), timings={'judge': time.perf_counter() - start},
+                                   pose_found=float(track.found.mean()))
+
 def judge_video(video: Path | str, # a whole workout video (any length up to `MAX_JUDGE_SECONDS`, any rate and size)
                 model: JudgeModel | Path | str, # the per-frame model or its .tflite
                 workers: int = 1, # pose-estimation threads
@@ -534,6 +553,7 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
                 progress: bool = True, # show a progress bar
                 models_dir: Path | str | None = None, # the BlazePose files
                 rep_classifier: KeypointClassifier | Path | str | None = None, # the clip classifier that names segments from their reps
+                on_frame: Callable[[int, int], None] | None = None, # called with (frames done, frames in all) while tracking
                ) -> Judgement:
     "Judge a workout video: its segments, reps and score sheet."
     start = time.perf_counter()
@@ -541,15 +561,11 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
     model = model if isinstance(model, JudgeModel) else JudgeModel(model)
     if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
         rep_classifier = KeypointClassifier(rep_classifier)
-    track = track_video(video, workers, models_dir, cache, progress)
+    track = track_video(video, workers, models_dir, cache, progress, on_frame)
     posed = time.perf_counter()
-    keypoints = resample_keypoints(*track.coco(), track.found, info.fps)
-    features = frame_features(*keypoints)
-    segments, _, _ = judge_features(features, model, counter=counter, rep_classifier=rep_classifier, keypoints=keypoints)
-    end = time.perf_counter()
-    return judgement_from_segments(segments, str(video), info.fps, len(track.found),
-                                   timings={'pose': posed - start, 'judge': end - posed, 'total': end - start},
-                                   pose_found=float(track.found.mean()))
+    j = judge_track(track, info.fps, model, str(video), counter, rep_classifier)
+    j.timings = {'pose': posed - start, 'judge': j.timings['judge'], 'total': time.perf_counter() - start}
+    return j
 
 # %% ../nbs/45_judging.ipynb #47703ef1
 def _boundaries(reps: Sequence) -> list[tuple[str, int]]:

@@ -294,17 +294,25 @@ class PoseEstimator:
         people = self.detect(frame)
         return alignment_roi(people[0].keypoints[0], people[0].keypoints[1]) if people else None
 
+    def step(self, frame: np.ndarray, # RGB uint8
+             roi: Roi | None = None, # where the last frame's pose says to look (None: run the detector)
+             redetect: bool = False, # run the detector even with a `roi`
+            ) -> tuple[tuple, Roi | None]:
+        "One frame of a track: (landmarks [33, 3], visibility [33], presence, detected) and the next frame's ROI."
+        detected = roi is None or redetect
+        if detected: roi = self._detected_roi(frame)
+        lm, vis, presence = self.landmarks(frame, roi) if roi else (np.full((39, 3), np.nan), np.zeros(33), 0.0)
+        if presence < self.min_presence and not detected and (fresh := self._detected_roi(frame)):
+            lm, vis, presence = self.landmarks(frame, fresh); detected = True
+        nxt = alignment_roi(lm[33, :2], lm[34, :2]) if presence >= self.min_presence else None
+        return (lm[:33], vis, presence, detected), nxt
+
     def track(self, frames: Iterable[np.ndarray], redetect_every: int = 0) -> PoseTrack:
         "Landmarks of consecutive `frames`, each frame's ROI from the last (the detector when lost, or every `redetect_every` frames)."
         rows, roi = [], None
         for i, frame in enumerate(frames):
-            detected = roi is None or (redetect_every and i % redetect_every == 0)
-            if detected: roi = self._detected_roi(frame)
-            lm, vis, presence = self.landmarks(frame, roi) if roi else (np.full((39, 3), np.nan), np.zeros(33), 0.0)
-            if presence < self.min_presence and not detected and (fresh := self._detected_roi(frame)):
-                lm, vis, presence = self.landmarks(frame, fresh); detected = True
-            rows.append((lm[:33], vis, presence, detected))
-            roi = alignment_roi(lm[33, :2], lm[34, :2]) if presence >= self.min_presence else None
+            row, roi = self.step(frame, roi, bool(redetect_every and i % redetect_every == 0))
+            rows.append(row)
         if not rows: raise ValueError("no frames to estimate")
         lm, vis, pres, det = (np.stack(c) for c in zip(*rows))
         return PoseTrack(lm.astype(np.float32), vis.astype(np.float32), pres.astype(np.float32), det)
