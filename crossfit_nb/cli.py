@@ -21,8 +21,9 @@ from .core import Config, ProjectError, find_project_root
 __all__ = ['DataDir', 'RunsDir', 'Preset', 'Seed', 'Workers', 'ModelDir', 'ServingModel', 'PoseModel', 'MovinetModel', 'Threads',
            'Progress', 'USAGE_ERROR', 'FAILED', 'Opt', 'Counter', 'COMMANDS', 'config', 'fail', 'user_errors',
            'synth_command', 'download_command', 'extract_command', 'preprocess_command', 'train_command',
-           'evaluate_command', 'export_command', 'load_classifier', 'predict_command', 'judge_command', 'serve_command',
-           'run_command', 'report_command', 'fetch_pose_command', 'build_app', 'main']
+           'evaluate_command', 'export_command', 'load_classifier', 'predict_command', 'judging_models',
+           'judge_command', 'stream_command', 'serve_command', 'run_command', 'report_command', 'fetch_pose_command',
+           'build_app', 'main']
 
 # %% ../nbs/90_cli.ipynb #b5db50b4
 DataDir = Annotated[Optional[Path], typer.Option(help='data folder (default: data, or $CROSSFIT_DATA_DIR)')]
@@ -249,6 +250,21 @@ def predict_command(
 # %% ../nbs/90_cli.ipynb #a7d3e9f1
 Counter = Annotated[str, typer.Option(help="how reps are counted: 'phase' (the judging model's rep phase) or 'period' (self-similarity, training-free)")]
 
+def judging_models(judge_model: Optional[Path], pose_model: Optional[Path], runs_dir: Optional[Path],
+                   preset: Optional[str]) -> tuple[Path, Optional[Path]]:
+    "The judging model and the clip classifier that names segments: as given, else the served run's exports."
+    import os
+    from crossfit_nb.artifacts import SERVING_PRESETS
+    from crossfit_nb.judging import JUDGE_MODEL, judge_model_path
+    from crossfit_nb.keypoint_model import KEYPOINT_MODEL
+    cfg = config(runs_dir=runs_dir, preset=preset)
+    if judge_model is None and not (preset or os.environ.get('CROSSFIT_PRESET')):
+        cfg = next((cfg.replace(preset=p) for p in SERVING_PRESETS if (cfg.runs_dir/p/'export'/JUDGE_MODEL).exists()), cfg)
+    model_path = judge_model or judge_model_path(cfg)
+    if pose_model is None and judge_model is None and (cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL).exists():
+        pose_model = cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL
+    return model_path, pose_model
+
 def judge_command(
         video: Annotated[Path, typer.Argument(help='a whole workout video (any length up to 30 min, any frame rate and size)')],
         json_output: Annotated[bool, typer.Option('--json', help='print the judgement as JSON instead of a score sheet')] = False,
@@ -261,20 +277,11 @@ def judge_command(
         cache: Annotated[bool, typer.Option('--cache/--no-cache', help='keep the keypoints beside the video (<video>.track.npz)')] = False,
         runs_dir: RunsDir = None, preset: Preset = None, progress: Progress = True):
     "Judge a whole workout video: its movement segments, each rep's frames, and the score sheet (reps per movement)."
-    import os
-    from crossfit_nb.artifacts import SERVING_PRESETS
     from crossfit_nb.core import check_choice
-    from crossfit_nb.keypoint_model import KEYPOINT_MODEL
-    from crossfit_nb.judging import JUDGE_MODEL, annotate_video, judge_model_path, judge_video, timeline_figure
+    from crossfit_nb.judging import annotate_video, judge_video, timeline_figure
     with user_errors():
         check_choice('counter', counter, ('phase', 'period'))
-        cfg = config(runs_dir=runs_dir, preset=preset)
-        if judge_model is None and not (preset or os.environ.get('CROSSFIT_PRESET')):
-            cfg = next((cfg.replace(preset=p) for p in SERVING_PRESETS
-                        if (cfg.runs_dir/p/'export'/JUDGE_MODEL).exists()), cfg)
-        model_path = judge_model or judge_model_path(cfg)
-        if pose_model is None and judge_model is None and (cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL).exists():
-            pose_model = cfg.runs_dir/cfg.preset/'export'/KEYPOINT_MODEL
+        model_path, pose_model = judging_models(judge_model, pose_model, runs_dir, preset)
         j = judge_video(video, model_path, workers, counter, cache, progress, rep_classifier=pose_model)
         if out is not None: annotate_video(video, j, out)
         if timeline is not None:
@@ -289,6 +296,45 @@ def judge_command(
     typer.echo("score sheet:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in j.totals.items()) if j.totals else "score sheet: no reps found")
     for path in (out, timeline):
         if path is not None: typer.echo(f"wrote {path}")
+
+def stream_command(
+        video: Annotated[Optional[Path], typer.Argument(help='a workout video, fed one frame at a time as if it were filmed now')] = None,
+        camera: Annotated[Optional[int], typer.Option(help='judge what camera N films instead of a video (Ctrl+C ends)')] = None,
+        out: Annotated[Optional[Path], typer.Option('--out', help='write what the live judge showed, frame by frame (mp4)')] = None,
+        judge_model: Annotated[Optional[Path], typer.Option(help='the judging model .tflite (default: runs/<preset>/export/judge.tflite)')] = None,
+        pose_model: Annotated[Optional[Path], typer.Option(help='the clip classifier that names the final segments (default as for judge)')] = None,
+        lag: Annotated[float, typer.Option(min=0.2, help='seconds between a frame and the decision on it')] = 1.0,
+        json_output: Annotated[bool, typer.Option('--json', help='print each change and the final judgement as JSON lines')] = False,
+        runs_dir: RunsDir = None, preset: Preset = None):
+    "Judge a workout live: feed it frame by frame, print the movement and its count as they change, then the score sheet."
+    import time
+    from crossfit_nb.live import LiveJudge, draw_live, live_judge, video_frames
+    from crossfit_nb.video import write_video
+    with user_errors():
+        if (video is None) == (camera is None): raise ValueError("give a VIDEO or --camera N (one of them)")
+        model_path, pose_model = judging_models(judge_model, pose_model, runs_dir, preset)
+        fps, frames = video_frames(video, camera)
+        judge = LiveJudge(model_path, fps, rep_classifier=pose_model, lag=max(1, round(lag*30)))
+        source = str(video) if video is not None else f'camera {camera}'
+        def show(u):
+            if not u.changed: return
+            if json_output: typer.echo(json.dumps(dict(time_s=round(u.decided/fps, 3), frame=u.frame, movement=u.movement,
+                                                       count=u.count, totals=u.totals), ensure_ascii=False))
+            else: typer.echo(u.text(fps))
+        start = time.perf_counter()
+        if out is None: j = live_judge(frames, judge, show, source)
+        else:
+            write_video(out, draw_live(frames, judge, show), fps=fps)
+            j = judge.finish(source)
+        seconds = time.perf_counter() - start
+    rate = j.frame_count/seconds
+    if json_output:
+        typer.echo(json.dumps({**j.to_dict(), 'live_totals': judge.live_totals, 'frames_per_s': round(rate, 2)}, ensure_ascii=False)); return
+    typer.echo(f"{source}: {j.frame_count} frames at {j.fps:g} frames/s judged live at {rate:.1f} frames/s "
+               f"({rate/j.fps:.2f}x real time), each decided {judge.lag/30:.1f} s after it was seen")
+    typer.echo("live count:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in judge.live_totals.items()) if judge.live_totals else "live count: no reps")
+    typer.echo("score sheet:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in j.totals.items()) if j.totals else "score sheet: no reps found")
+    if out is not None: typer.echo(f"wrote {out}")
 
 # %% ../nbs/90_cli.ipynb #f38cc364
 def serve_command(
@@ -373,6 +419,7 @@ COMMANDS: dict[str, tuple[Callable, str]] = {
     'predict': (predict_command, 'Classify video clips.'),
     'fetch-pose': (fetch_pose_command, 'Fetch the BlazePose models (from the mediapipe wheel, hash-checked).'),
     'judge': (judge_command, 'Judge a whole workout video: movement timeline, reps and score sheet.'),
+    'stream': (stream_command, 'Judge a workout live, frame by frame: movement and count as they change.'),
     'serve': (serve_command, 'Serve the Dash web app.'),
     'report': (report_command, 'Run the chapters and build the Quarto report.'),
     'run': (run_command, 'Run the chapter notebooks in order with papermill.'),

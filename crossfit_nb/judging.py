@@ -34,7 +34,7 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'viterbi', 'timeline_segments', 'phase_reps',
            'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track',
            'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
-           'timeline_figure', 'annotate_video']
+           'timeline_figure', 'draw_status', 'annotate_video']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -662,33 +662,41 @@ def timeline_figure(judgement: Judgement, # the judged video
     return fig
 
 # %% ../nbs/45_judging.ipynb #060c42dd
+def draw_status(frame: np.ndarray, # RGB uint8 [H, W, 3]
+                movement: str, # the current state ('rest' between movements)
+                count: int, # reps of it so far
+                totals: Mapping[str, int], # the score sheet so far
+                max_width: int = 854, # frames wider than this are scaled down
+               ) -> np.ndarray:
+    "`frame` with the movement and its count in a bar on top and the score sheet at the bottom."
+    import cv2
+    from crossfit_nb.core import GLOSSARY
+    h, w = frame.shape[:2]
+    scale = min(1.0, max_width/w)
+    size = (int(w*scale)//2*2, int(h*scale)//2*2)
+    img = np.ascontiguousarray(cv2.resize(frame, size) if size != (w, h) else frame[:size[1], :size[0]])
+    text = f"{GLOSSARY[movement]['es']}: {count}" if movement != REST else 'descanso'
+    cv2.rectangle(img, (0, 0), (size[0], 34), (0, 0, 0), -1)
+    cv2.putText(img, text, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+    sheet = '  '.join(f"{m}: {n}" for m, n in totals.items())
+    cv2.putText(img, sheet, (10, size[1] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    return img
+
 def annotate_video(video: Path | str, # the judged video
                    judgement: Judgement, # its judgement
                    out: Path | str, # the annotated mp4 to write
                    max_width: int = 854, # frames wider than this are scaled down
                   ) -> Path:
     "Write `video` with the current movement and its rep counter drawn on each frame."
-    import cv2
-    from crossfit_nb.core import GLOSSARY
     totals: dict[str, int] = {}
     def frames():
         done = {m: 0 for m in judgement.totals}
         for i, frame in enumerate(iter_frames(video)):
             if i >= judgement.frame_count: break
-            h, w = frame.shape[:2]
-            scale = min(1.0, max_width/w)
-            size = (int(w*scale)//2*2, int(h*scale)//2*2)
-            img = np.ascontiguousarray(cv2.resize(frame, size) if size != (w, h) else frame[:size[1], :size[0]])
             state = int(judgement.states[i])
             seg = next((s for s in judgement.segments if s['start_frame'] <= i <= s['end_frame']), None)
             if seg is not None:
                 before = sum(t['count'] for t in judgement.segments if t['movement'] == seg['movement'] and t['end_frame'] < i)
                 done[seg['movement']] = before + int(judgement.counts[i])
-            label = GLOSSARY[STATES[state]]['es'] if state != REST_ID else 'descanso'
-            text = f"{label}: {done.get(STATES[state], 0)}" if state != REST_ID else label
-            cv2.rectangle(img, (0, 0), (size[0], 34), (0, 0, 0), -1)
-            cv2.putText(img, text, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
-            sheet = '  '.join(f"{m}: {n}" for m, n in done.items())
-            cv2.putText(img, sheet, (10, size[1] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
-            yield img
+            yield draw_status(frame, STATES[state], done.get(STATES[state], 0), done, max_width)
     return write_video(out, frames(), fps=judgement.fps)

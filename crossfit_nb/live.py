@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
-                                 judge_track, phase_reps)
+                                 draw_status, judge_track, phase_reps)
 from .judging import frame_features
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
@@ -24,7 +24,7 @@ from .video import VideoError, iter_frames
 
 # %% auto #0
 __all__ = ['LIVE_LAG', 'LIVE_HOP', 'LIVE_CONTEXT', 'GridResampler', 'OnlineViterbi', 'LiveUpdate', 'LiveJudge', 'video_frames',
-           'live_judge']
+           'draw_live', 'live_judge']
 
 # %% ../nbs/45b_live.ipynb #d9aa2498
 class GridResampler:
@@ -230,7 +230,10 @@ def video_frames(video: Path | str | None = None, # a video file (checked as `ju
     if (video is None) == (camera is None): raise ValueError("give a video or a camera, not both")
     if video is not None: return check_workout_video(video).fps, iter_frames(video)
     import cv2
-    cap = cv2.VideoCapture(int(camera))
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)   # our error says it, not OpenCV's warnings
+    try: cap = cv2.VideoCapture(int(camera))
+    finally: cv2.utils.logging.setLogLevel(level)
     if not cap.isOpened(): cap.release(); raise VideoError(f"camera {camera}: not available (no such device, or it is busy)")
     fps = cap.get(cv2.CAP_PROP_FPS) or JUDGE_FPS
     def frames():
@@ -242,13 +245,30 @@ def video_frames(video: Path | str | None = None, # a video file (checked as `ju
         finally: cap.release()
     return float(fps), frames()
 
+def draw_live(frames: Iterable[np.ndarray], # RGB frames as they come
+              judge: LiveJudge, # the live judge (its `fps` is the frames')
+              on_update: Callable[[LiveUpdate], None] | None = None, # called after every frame
+              max_width: int = 854, # frames wider than this are scaled down
+             ) -> Iterator[np.ndarray]:
+    "Feed `frames` to `judge` one at a time and yield each with what the judge says drawn on it (Ctrl+C ends the feed)."
+    judge.reset()
+    try:
+        for frame in frames:
+            update = judge.push(frame)
+            if on_update is not None: on_update(update)
+            yield draw_status(frame, update.movement, update.count, update.totals, max_width)
+    except KeyboardInterrupt: return
+
 def live_judge(frames: Iterable[np.ndarray], # RGB frames as they come
                judge: LiveJudge, # the live judge (its `fps` is the frames')
                on_update: Callable[[LiveUpdate], None] | None = None, # called after every frame
+               video: str = 'stream', # the name of the source in the judgement
               ) -> Judgement:
-    "Feed `frames` to `judge` one at a time, calling `on_update` after each; the final `Judgement`."
+    "Feed `frames` to `judge` one at a time, calling `on_update` after each (Ctrl+C ends the feed); the final `Judgement`."
     judge.reset()
-    for frame in frames:
-        update = judge.push(frame)
-        if on_update is not None: on_update(update)
-    return judge.finish()
+    try:
+        for frame in frames:
+            update = judge.push(frame)
+            if on_update is not None: on_update(update)
+    except KeyboardInterrupt: pass
+    return judge.finish(video)

@@ -1,4 +1,4 @@
-"Judging whole workouts: the per-frame model learns the generator's reps (and not with shuffled targets), `crossfit-nb judge` end to end, any frame rate, bad inputs."
+"Judging whole workouts: the per-frame model learns the generator's reps (and not with shuffled targets), `crossfit-nb judge` and `stream` end to end, any frame rate, bad inputs."
 import json
 from pathlib import Path
 
@@ -144,3 +144,37 @@ def test_judge_bad_inputs(judge_model, tmp_path):
     assert r.returncode == 2 and 'counter' in r.stderr
     r = run_cli('judge', nobody, '--judge-model', tmp_path/'notes.mp4', check=False)
     assert r.returncode == 2 and 'not a TFLite model' in r.stderr
+
+
+def test_stream_command_live_counts_and_the_same_final_sheet_as_judge(workouts, judge_model, tmp_path):
+    "`stream` feeds the video one frame at a time: changes as JSON lines in time order, then the judgement `judge` gives."
+    from crossfit_nb.video import probe_video
+    cfg, _, held_out = workouts
+    video, out = held_out[0], tmp_path/'live.mp4'
+    lines = [json.loads(line) for line in run_cli('stream', video, '--judge-model', judge_model, '--json', '--out', out).stdout.splitlines()
+             if line.startswith('{')]
+    changes, final = lines[:-1], lines[-1]
+    judged = json.loads(run_cli('judge', video, '--judge-model', judge_model, '--json', '--no-progress', '--workers', '1').stdout)
+    assert final['totals'] == judged['totals'] and final['segments'] == judged['segments']
+    assert changes and all(a['frame'] < b['frame'] and a['time_s'] <= b['time_s'] for a, b in zip(changes, changes[1:]))
+    assert all(c['time_s'] <= c['frame']/final['fps'] - 0.9 for c in changes if c['frame'] > 60)      # decided 1 s behind
+    gt = json.loads((cfg.groundtruth_dir/f'{video.stem}.json').read_text())
+    live = final['live_totals']
+    assert set(live) == set(gt['counts']) and all(abs(live[m] - n) <= 2 for m, n in gt['counts'].items()), (live, gt['counts'])
+    counts = [c['totals'] for c in changes]
+    assert all(sum(a.values()) <= sum(b.values()) for a, b in zip(counts, counts[1:]))          # the count only goes up
+    assert probe_video(out).frame_count == final['frame_count'] and final['frames_per_s'] > 0
+    text = run_cli('stream', video, '--judge-model', judge_model, '--lag', '0.5').stdout
+    assert 'live count:' in text and 'score sheet:' in text and 'x real time' in text
+
+
+def test_stream_bad_inputs(judge_model, tmp_path):
+    from crossfit_nb.video import write_video
+    (tmp_path/'notes.mp4').write_text('not a video')
+    nobody = write_video(tmp_path/'nobody.mp4', numbered_frames(40, 96, 160))
+    for args, message in [((tmp_path/'notes.mp4',), 'not a readable video'), ((tmp_path/'missing.mp4',), 'not found'),
+                          (('--camera', '7'), 'camera 7: not available'), ((), 'give a VIDEO or --camera'),
+                          ((nobody, '--camera', '0'), 'give a VIDEO or --camera'), ((nobody,), 'no athlete')]:
+        r = run_cli('stream', *args, '--judge-model', judge_model, check=False)
+        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith('error:') and message in r.stderr, (args, r.stderr)
+        assert 'Traceback' not in r.stderr
