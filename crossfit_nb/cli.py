@@ -343,11 +343,14 @@ def serve_command(
         port: Annotated[int, typer.Option(help='port to listen on')] = 8050,
         data_dir: DataDir = None, runs_dir: RunsDir = None, preset: Preset = None,
         max_mb: Annotated[float, typer.Option(help='largest upload accepted, in MB')] = 50,
-        threads: Threads = 1, pose_model: PoseModel = None):
-    "Serve the Dash web app (upload or pick a clip, choose the model, get its top-5 movements)."
+        threads: Threads = 1, pose_model: PoseModel = None,
+        judge_model: Annotated[Optional[Path], typer.Option(help="the judging model of the 'Juzgar WOD' tab (default: the run's export/judge.tflite)")] = None,
+        max_wod_mb: Annotated[float, typer.Option(help='largest workout upload accepted, in MB')] = 200):
+    "Serve the Dash web app (upload or pick a clip, choose the model, get its top-5 movements; judge a whole workout)."
     from crossfit_nb.artifacts import serving_config
     from crossfit_nb.inference import EnsembleClassifier, example_clips
-    from crossfit_nb.webapp import create_app, serve
+    from crossfit_nb.judging import judge_model_path
+    from crossfit_nb.webapp import WorkoutJobs, create_app, serve
     cfg = serving_config(data_dir=data_dir, runs_dir=runs_dir, preset=preset)
     from crossfit_nb.inference import MODEL_KINDS
     kind = model if model in MODEL_KINDS else 'movinet'
@@ -358,7 +361,14 @@ def serve_command(
     if kind not in models: raise fail(f"model {kind!r} is not available (no keypoint classifier)")
     models = {kind: models[kind], **models}                      # the chosen model first: the app's default
     for kind, clf in models.items(): typer.echo(f"model {kind}: {clf}")
-    serve(create_app(models, example_clips(cfg.dataset_dir)), host, port)
+    jobs = None
+    with user_errors():
+        try: judge_file = judge_model or judge_model_path(cfg)
+        except FileNotFoundError: typer.echo("note: no judging model (run the judging chapter); the app has no 'Juzgar WOD' tab", err=True)
+        else:
+            jobs = WorkoutJobs(judge_file, getattr(models.get('pose'), 'path', None), int(max_wod_mb*2**20))
+            typer.echo(f"judging workouts with {judge_file}")
+    serve(create_app(models, example_clips(cfg.dataset_dir), jobs=jobs), host, port)
 
 # %% ../nbs/90_cli.ipynb #b9d7f4e2
 def run_command(profile: Annotated[str, typer.Option(help="profile in profiles/: 'demo' (the main command's), 'ci' (fast) or 'thesis' (full scale)")] = 'ci',

@@ -28,13 +28,13 @@ from .video import VideoError, iter_frames, probe_video, sample_indices, write_v
 
 # %% auto #0
 __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_JUDGE_BYTES', 'JUDGE_MODEL', 'JUDGE_WINDOW',
-           'JUDGING_METRICS', 'judge_model_path', 'check_workout_video', 'track_cache', 'track_video',
-           'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
+           'JUDGING_METRICS', 'MAX_UPLOAD_BYTES', 'judge_model_path', 'check_workout_video', 'track_cache',
+           'track_video', 'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'viterbi', 'timeline_segments', 'phase_reps',
            'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track',
            'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
-           'timeline_figure', 'draw_status', 'annotate_video']
+           'timeline_figure', 'draw_status', 'annotate_video', 'judge_upload']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -646,7 +646,10 @@ def timeline_figure(judgement: Judgement, # the judged video
     if groundtruth is not None:
         rows.append(('verdad', [dict(movement=b['movement'], start_frame=b['start'], end_frame=b['end']) for b in groundtruth['blocks']],
                      [(r['start'], r['end']) for r in groundtruth['reps']]))
-    fig, ax = plt.subplots(figsize=(10, 1.1 + 0.7*len(rows)))
+    movements = list(dict.fromkeys(s['movement'] for _, segs, _ in rows for s in segs))
+    legend_rows = max(1, -(-len(movements)//5))
+    height = 1.1 + 0.7*len(rows) + 0.25*legend_rows
+    fig, ax = plt.subplots(figsize=(10, height))
     fps = judgement.fps
     for y, (name, segs, reps) in enumerate(reversed(rows)):
         for s in segs:
@@ -654,11 +657,11 @@ def timeline_figure(judgement: Judgement, # the judged video
                     color=colors[s['movement']], label=s['movement'])
         for _, r1 in reps: ax.plot([(r1 + 1)/fps]*2, [y - 0.3, y + 0.3], color='black', lw=0.8)
     handles = {h.get_label(): h for h in ax.get_legend_handles_labels()[0]}
-    ax.legend(handles.values(), handles.keys(), loc='upper center', bbox_to_anchor=(0.5, -0.45), ncol=5, fontsize=8, frameon=False)
+    if handles: fig.legend(handles.values(), handles.keys(), loc='lower center', ncol=5, fontsize=8, frameon=False)
     ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)])
     ax.set_xlim(0, judgement.frame_count/fps); ax.set_xlabel('tiempo (s)')
     ax.set_title(title or Path(judgement.video).name, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, (0.25*legend_rows + 0.05)/height, 1, 1))     # the legend below the time axis, apart from it
     return fig
 
 # %% ../nbs/45_judging.ipynb #060c42dd
@@ -700,3 +703,32 @@ def annotate_video(video: Path | str, # the judged video
                 done[seg['movement']] = before + int(judgement.counts[i])
             yield draw_status(frame, STATES[state], done.get(STATES[state], 0), done, max_width)
     return write_video(out, frames(), fps=judgement.fps)
+
+# %% ../nbs/45_judging.ipynb #a1b2c3d4
+MAX_UPLOAD_BYTES = 200*2**20   # the largest workout the app and the widget take (a few minutes of 854x480)
+
+def judge_upload(data: bytes, # the uploaded file
+                 name: str, # its file name
+                 model: JudgeModel, # the per-frame model
+                 out_dir: Path | str, # where the annotated video and the timeline are written
+                 rep_classifier: KeypointClassifier | None = None, # names each segment from its reps
+                 max_bytes: int = MAX_UPLOAD_BYTES, # larger uploads are refused
+                 on_frame: Callable[[int, int], None] | None = None, # called with (frames done, frames in all)
+                ) -> tuple[Judgement, Path, Path]:
+    "Judge an uploaded workout: its `Judgement` (named `name`), the annotated mp4 and the timeline png in `out_dir`."
+    if len(data) > max_bytes:
+        raise VideoError(f"{name}: {len(data)/2**20:.0f} MB; a workout upload takes up to {max_bytes/2**20:.0f} MB")
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = Path(name).suffix.lower()
+    source = out_dir/('upload' + (suffix if suffix[1:].isalnum() else '.mp4'))
+    source.write_bytes(data)
+    try:
+        j = judge_video(source, model, cache=False, progress=False, rep_classifier=rep_classifier, on_frame=on_frame)
+        j.video = name
+        annotated = annotate_video(source, j, out_dir/'judged.mp4')
+    finally: source.unlink(missing_ok=True)
+    import matplotlib.pyplot as plt
+    fig = timeline_figure(j)
+    fig.savefig(out_dir/'timeline.png', dpi=110); plt.close(fig)
+    return j, annotated, out_dir/'timeline.png'
+

@@ -8,16 +8,22 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/webapp.html.md"""
 from __future__ import annotations
 
 import base64
+import shutil
+import tempfile
+import threading
+import uuid
 from pathlib import Path
 
-from .core import GLOSSARY
+from .core import GLOSSARY, ProjectError
 from .video import VideoError
 from .inference import Classifier, timings_text
 from .lambda_handler import BadRequest, decode_video, predict_payload
 from .figures import prediction_figure
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, judge_upload
+from .keypoint_model import KeypointClassifier
 
 # %% auto #0
-__all__ = ['OUTPUTS', 'MODEL_NAMES', 'classify_upload', 'data_url', 'create_app', 'make_server', 'serve']
+__all__ = ['OUTPUTS', 'MODEL_NAMES', 'classify_upload', 'data_url', 'WorkoutJobs', 'create_app', 'make_server', 'serve']
 
 # %% ../nbs/50d_webapp.ipynb #e848b70b
 def _table(pred):
@@ -43,6 +49,57 @@ def data_url(path: Path | str, mime: str = 'video/mp4') -> str:
     "The file at `path` as a data URL."
     return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
+# %% ../nbs/50d_webapp.ipynb #b1c2d3e5
+class WorkoutJobs:
+    "The app's workout judgings: each upload judged in a thread of its own, its progress polled, its files served."
+    def __init__(self, model: JudgeModel | Path | str, # the judging model or its .tflite
+                 rep_classifier: KeypointClassifier | Path | str | None = None, # names each segment from its reps
+                 max_bytes: int = MAX_UPLOAD_BYTES, # the largest workout taken
+                 work_dir: Path | str | None = None, # where the judged videos go (default: a new temporary folder)
+                 keep: int = 4, # finished jobs whose files are kept
+                ):
+        self.model = model if isinstance(model, JudgeModel) else JudgeModel(model)
+        if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
+            rep_classifier = KeypointClassifier(rep_classifier)
+        self.rep_classifier, self.max_bytes, self.keep = rep_classifier, max_bytes, keep
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix='crossfit-wod-'))
+        self.jobs, self._lock = {}, threading.Lock()
+
+    def start(self, contents: str, # the upload as a data URL (what `dcc.Upload` gives)
+              filename: str | None, # its file name
+             ) -> str:
+        "Start judging an upload; the job's id (`BadRequest` when the upload is not a bounded base64 file)."
+        data, name = decode_video({'video': contents}, self.max_bytes), filename or 'workout.mp4'
+        job = uuid.uuid4().hex[:12]
+        with self._lock:
+            finished = [k for k, v in self.jobs.items() if v['finished']]
+            for old in finished[:max(0, len(finished) - self.keep)]:
+                shutil.rmtree(self.work_dir/old, ignore_errors=True); del self.jobs[old]
+            self.jobs[job] = dict(name=name, done=0, total=0, finished=False, error='', judgement=None)
+        threading.Thread(target=self._run, args=(job, data, name), daemon=True).start()
+        return job
+
+    def _run(self, job: str, data: bytes, name: str) -> None:
+        state = self.jobs[job]
+        def on_frame(done, total): state.update(done=done, total=total)
+        try: state['judgement'] = judge_upload(data, name, self.model, self.work_dir/job, self.rep_classifier,
+                                               self.max_bytes, on_frame)[0]
+        except (ProjectError, ValueError) as e: state['error'] = str(e) if name in str(e) else f"{name}: {e}"
+        except Exception as e: state['error'] = f"{name}: judging failed ({type(e).__name__}: {e})"
+        finally: state['finished'] = True
+
+    def status(self, job: str | None) -> dict:
+        "The job's name, frames done and in all, whether it finished, its error and its `Judgement` (None until done)."
+        return dict(self.jobs.get(job) or dict(name='', done=0, total=0, finished=True, error='no such job', judgement=None))
+
+    def file(self, job: str, name: str) -> Path | None:
+        "The judged video ('judged.mp4') or timeline ('timeline.png') of a finished job, or None."
+        state = self.jobs.get(job)
+        if name not in ('judged.mp4', 'timeline.png') or not state or not state['judgement']: return None
+        path = self.work_dir/job/name
+        return path if path.exists() else None
+
+
 # %% ../nbs/50d_webapp.ipynb #ed8b08f4
 OUTPUTS = ('error', 'src', 'movement', 'table', 'figure', 'timings')
 
@@ -54,7 +111,30 @@ def _describe(kind: str, clf) -> str:
     if kind == 'pose': return f"puntos clave {clf.path.name} · {clf.classifier.num_steps} fotogramas"
     return 'conjunto: media de MoViNet y puntos clave'
 
-def _layout(models: dict, examples: dict, limit: str):
+def _sheet(judgement) -> object:
+    from dash import html
+    head = html.Tr([html.Th('movimiento'), html.Th('descripción'), html.Th('repeticiones')])
+    rows = [html.Tr([html.Td(m), html.Td(GLOSSARY.get(m, {}).get('es', '')), html.Td(n)]) for m, n in judgement.totals.items()]
+    segs = [html.Li(f"{s['start_s']:.1f}–{s['end_s']:.1f} s · {s['movement']} · {s['count']} rep. (confianza {s['confidence']:.2f})")
+            for s in judgement.segments]
+    return html.Div([html.H2(f"{sum(judgement.totals.values())} repeticiones" if judgement.totals else 'ninguna repetición encontrada'),
+                     html.Table([html.Thead(head), html.Tbody(rows)], className='score-sheet'), html.Ul(segs, className='segments')])
+
+def _wod_tab(limit: str):
+    from dash import dcc, html
+    return dcc.Tab(label='Juzgar WOD', value='wod', children=[
+        dcc.Upload(id='wod-upload', multiple=False,
+                   children=html.Div(['Arrastra un WOD entero aquí o ', html.A('elige un archivo'), f' (máx. {limit})']),
+                   style={'borderWidth': '2px', 'borderStyle': 'dashed', 'borderRadius': '8px',
+                          'padding': '24px', 'textAlign': 'center', 'margin': '12px 0'}),
+        html.Div(id='wod-error', style={'color': '#b00', 'fontWeight': 'bold'}),
+        html.Progress(id='wod-progress', value='0', max='1', style={'width': '100%', 'display': 'none'}),
+        html.P(id='wod-status'), dcc.Store(id='wod-job'), dcc.Interval(id='wod-poll', interval=500, disabled=True),
+        html.Div(id='wod-sheet'),
+        html.Img(id='wod-timeline', style={'maxWidth': '100%', 'display': 'none'}),
+        html.Video(id='wod-video', controls=True, muted=True, style={'maxWidth': '100%', 'display': 'none'})])
+
+def _layout(models: dict, examples: dict, limit: str, wod_limit: str | None = None):
     from dash import dcc, html
     choice = dcc.RadioItems(id='model-choice', value=next(iter(models)), inline=True,
                             options=[{'label': MODEL_NAMES.get(k, k), 'value': k} for k in models],
@@ -70,10 +150,10 @@ def _layout(models: dict, examples: dict, limit: str):
                                   'padding': '24px', 'textAlign': 'center', 'margin': '12px 0'})]),
             dcc.Tab(label='Ejemplos', value='examples', children=[
                 dcc.Dropdown(id='example', options=list(examples), placeholder='elige un ejemplo',
-                             style={'margin': '12px 0'})])]),
+                             style={'margin': '12px 0'})])] + ([_wod_tab(wod_limit)] if wod_limit else [])),
         html.Div(id='error', style={'color': '#b00', 'fontWeight': 'bold'}),
         dcc.Loading(html.Div([
-            html.Video(id='preview', controls=True, autoPlay=True, loop=True, muted=True, style={'maxWidth': '480px'}),
+            html.Video(id='preview', controls=True, autoPlay=True, loop=True, muted=True, style={'display': 'none'}),
             html.H2(id='movement'), html.Div(id='top5'), dcc.Graph(id='chart', style={'display': 'none'}),
             html.P(id='timings')])),
     ], style={'fontFamily': 'sans-serif', 'maxWidth': '760px', 'margin': 'auto'})
@@ -81,35 +161,76 @@ def _layout(models: dict, examples: dict, limit: str):
 def create_app(models, # {kind: classifier} ('movinet', 'pose', 'ensemble'; the first is the default), or one classifier
                examples: dict[str, Path] | None = None, # example clips {name: path}
                top_k: int = 5, # movements shown
+               jobs: WorkoutJobs | None = None, # with them, a "Juzgar WOD" tab judges whole workouts
               ):
-    "The Dash app classifying uploads and `examples` with the model the user chooses among `models`."
+    "The Dash app classifying uploads and `examples` with the model the user chooses among `models`, and judging workouts with `jobs`."
     import dash
     from dash import Input, Output, State, ctx
     from flask import jsonify, request
     models = dict(models) if isinstance(models, dict) else {getattr(models, 'kind', 'movinet'): models}
     examples, max_bytes = dict(examples or {}), max(c.max_bytes for c in models.values())
     app = dash.Dash(__name__, title='CrossFit MoViNet')
-    app.server.config['MAX_CONTENT_LENGTH'] = int(max_bytes*4/3*1.5) + 2**16   # hard cap of any request
-    app.layout = _layout(models, examples, f"{max_bytes/2**20:.0f} MB")
+    biggest = max(max_bytes, jobs.max_bytes if jobs else 0)
+    app.server.config['MAX_CONTENT_LENGTH'] = int(biggest*4/3*1.5) + 2**16   # hard cap of any request
+    app.layout = _layout(models, examples, f"{max_bytes/2**20:.0f} MB", jobs and f"{jobs.max_bytes/2**20:.0f} MB")
 
     @app.callback([Output('error', 'children'), Output('preview', 'src'), Output('movement', 'children'),
-                   Output('top5', 'children'), Output('chart', 'figure'), Output('chart', 'style'), Output('timings', 'children')],
+                   Output('top5', 'children'), Output('chart', 'figure'), Output('chart', 'style'), Output('timings', 'children'),
+                   Output('preview', 'style')],
                   [Input('upload', 'contents'), Input('example', 'value'), Input('model-choice', 'value')],
                   [State('upload', 'filename')], prevent_initial_call=True)
     def _update(contents, example, kind, filename):
         if ctx.triggered_id == 'example' or (ctx.triggered_id == 'model-choice' and example in examples and not contents):
-            if example not in examples: return ['', None, '', None, {}, {'display': 'none'}, '']
+            if example not in examples: return ['', None, '', None, {}, {'display': 'none'}, '', {'display': 'none'}]
             contents, filename = data_url(examples[example]), Path(examples[example]).name
         r = classify_upload(models.get(kind, next(iter(models.values()))), contents, filename, top_k)
         shown = {'display': 'block' if r['figure'] else 'none'}
-        return [r['error'], r['src'], r['movement'], r['table'], r['figure'] or {}, shown, r['timings']]
+        video = {'maxWidth': '480px', 'display': 'block'} if r['src'] else {'display': 'none'}   # no empty player
+        return [r['error'], r['src'], r['movement'], r['table'], r['figure'] or {}, shown, r['timings'], video]
 
     @app.server.post('/api/predict')
     def _api():
         status, body = predict_payload(models, request.get_json(silent=True), top_k)
         return jsonify(body), status
 
+    if jobs is not None: _judging_callbacks(app, jobs)
     return app
+
+def _judging_callbacks(app, jobs: WorkoutJobs) -> None:
+    from dash import Input, Output, State, no_update
+    from flask import abort, send_file
+    hidden, block = {'display': 'none'}, {'maxWidth': '100%', 'display': 'block'}
+
+    @app.callback([Output('wod-job', 'data'), Output('wod-poll', 'disabled'), Output('wod-error', 'children'),
+                   Output('wod-sheet', 'children', allow_duplicate=True), Output('wod-status', 'children', allow_duplicate=True)],
+                  Input('wod-upload', 'contents'), State('wod-upload', 'filename'), prevent_initial_call=True)
+    def _start(contents, filename):
+        try: return jobs.start(contents, filename), False, '', None, f"{filename}: subido, empezando…"
+        except BadRequest as e: return None, True, f"{filename}: {e}", None, ''
+
+    @app.callback([Output('wod-progress', 'value'), Output('wod-progress', 'style'), Output('wod-status', 'children'),
+                   Output('wod-poll', 'disabled', allow_duplicate=True), Output('wod-error', 'children', allow_duplicate=True),
+                   Output('wod-sheet', 'children'), Output('wod-timeline', 'src'), Output('wod-timeline', 'style'),
+                   Output('wod-video', 'src'), Output('wod-video', 'style')],
+                  Input('wod-poll', 'n_intervals'), State('wod-job', 'data'), prevent_initial_call=True)
+    def _poll(_, job):
+        st = jobs.status(job)
+        share = st['done']/st['total'] if st['total'] else 0.0
+        bar = {'width': '100%', 'display': 'none' if st['finished'] else 'block'}
+        if not st['finished']:
+            return (f'{share:.3f}', bar, f"{st['name']}: puntos clave de {st['done']}/{st['total'] or '?'} fotogramas ({share:.0%})",
+                    False, '', no_update, no_update, hidden, no_update, hidden)
+        if st['error']: return '0', bar, '', True, st['error'], None, None, hidden, None, hidden
+        j = st['judgement']
+        done = (f"{st['name']}: {j.frame_count} fotogramas ({j.frame_count/j.fps:.1f} s) juzgados en {j.timings['total']:.1f} s; "
+                f"pose encontrada en el {j.pose_found:.0%}")
+        return ('1', bar, done, True, '', _sheet(j), f'/wod/{job}/timeline.png', block, f'/wod/{job}/judged.mp4', block)
+
+    @app.server.get('/wod/<job>/<name>')
+    def _wod_file(job, name):
+        path = jobs.file(job, name)
+        if path is None: abort(404)
+        return send_file(path, mimetype='video/mp4' if name.endswith('.mp4') else 'image/png', conditional=True)
 
 # %% ../nbs/50d_webapp.ipynb #7b800945
 def make_server(app, host: str = '127.0.0.1', port: int = 8050):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import numbered_frames, run_cli
+from deployment_helpers import tiny_models  # noqa: F401 (fixture)
+from test_browser import browser  # noqa: F401 (fixture)
 
 TRAIN_ROUNDS, HELD_OUT_ROUNDS = [3], [4, 2]
 
@@ -178,3 +180,46 @@ def test_stream_bad_inputs(judge_model, tmp_path):
         r = run_cli('stream', *args, '--judge-model', judge_model, check=False)
         assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith('error:') and message in r.stderr, (args, r.stderr)
         assert 'Traceback' not in r.stderr
+
+
+def test_app_judges_an_uploaded_workout_with_progress(browser, tiny_models, workouts, judge_model, tmp_path):
+    "The Dash app's 'Juzgar WOD' tab in Chromium: upload a whole workout, see progress, then the score sheet, timeline and video."
+    from crossfit_nb.inference import Classifier
+    from crossfit_nb.judging import judge_video
+    from crossfit_nb.testing import running_app
+    from crossfit_nb.webapp import WorkoutJobs, create_app
+    from test_browser import SCREENSHOTS
+    cfg, _, held_out = workouts
+    video = held_out[1]
+    want = judge_video(video, judge_model, cache=False, progress=False)
+    jobs = WorkoutJobs(judge_model, work_dir=tmp_path/'jobs', max_bytes=video.stat().st_size + 10)
+    with running_app(create_app(Classifier.load(tiny_models['tflite float32']), jobs=jobs)) as url:
+        page = browser.new_page(viewport={'width': 900, 'height': 1400})
+        page.goto(url, wait_until='networkidle')
+        page.click('text=Juzgar WOD')
+        page.set_input_files('#wod-upload input[type=file]', str(video))
+        page.wait_for_function("document.querySelector('#wod-status').innerText.includes('fotogramas (')", timeout=60000)
+        seen = page.inner_text('#wod-status')                              # progress while the pose runs
+        assert video.name in seen and '/' in seen, seen
+        page.wait_for_selector('.score-sheet', timeout=180000)
+        rows = [r.split('\t') for r in page.locator('.score-sheet tbody tr').all_inner_texts()]
+        assert {r[0]: int(r[-1]) for r in rows} == want.totals
+        assert page.locator('.segments li').count() == len(want.segments)
+        assert page.evaluate("document.querySelector('#wod-timeline').naturalWidth") > 300
+        src = page.get_attribute('#wod-video', 'src')
+        page.wait_for_function("document.querySelector('#wod-video').readyState >= 1", timeout=30000)
+        assert abs(page.evaluate("document.querySelector('#wod-video').duration") - want.frame_count/want.fps) < 0.2
+        assert page.request.get(url + src).headers['content-type'] == 'video/mp4'
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS/'webapp-wod.png'), full_page=True)
+
+        (tmp_path/'notes.mp4').write_text('not a video')
+        page.set_input_files('#wod-upload input[type=file]', str(tmp_path/'notes.mp4'))
+        page.wait_for_function("document.querySelector('#wod-error').innerText.length > 0", timeout=60000)
+        assert 'notes.mp4' in page.inner_text('#wod-error') and 'not a readable video' in page.inner_text('#wod-error')
+        assert page.locator('.score-sheet').count() == 0
+        big = tmp_path/'big.mp4'
+        big.write_bytes(video.read_bytes() + b'\0'*64)                    # over the app's limit
+        page.set_input_files('#wod-upload input[type=file]', str(big))
+        page.wait_for_function("document.querySelector('#wod-error').innerText.includes('too large')", timeout=60000)
+        page.close()
