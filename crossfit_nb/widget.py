@@ -8,6 +8,8 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/widget.html.md"""
 from __future__ import annotations
 
 import html
+import tempfile
+import uuid
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -17,9 +19,12 @@ from .core import GLOSSARY
 from .video import VideoError
 from .inference import Classifier, Prediction, timings_text
 from .figures import prediction_figure
+from .core import ProjectError
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, Judgement, judge_upload
+from .keypoint_model import KeypointClassifier
 
 # %% auto #0
-__all__ = ['figure_output', 'DemoWidget']
+__all__ = ['figure_output', 'DemoWidget', 'score_sheet_html', 'WorkoutWidget']
 
 # %% ../nbs/50c_widget.ipynb #d56a689c
 def figure_output(fig) -> dict:
@@ -88,5 +93,67 @@ class DemoWidget:
 
     def _on_model(self, change):
         if self.last: self.classify(*self.last)
+
+    def _ipython_display_(self): display(self.ui)
+
+# %% ../nbs/50c_widget.ipynb #c1d2e3f5
+def score_sheet_html(judgement: Judgement) -> str:
+    "The score sheet (reps per movement) and the segments of a judgement, as HTML."
+    rows = ''.join(f"<tr><td>{html.escape(m)}</td><td>{html.escape(GLOSSARY.get(m, {}).get('es', ''))}</td><td>{n}</td></tr>"
+                   for m, n in judgement.totals.items())
+    segs = ''.join(f"<li>{s['start_s']:.1f}–{s['end_s']:.1f} s · {html.escape(s['movement'])} · {s['count']} rep. "
+                   f"(confianza {s['confidence']:.2f})</li>" for s in judgement.segments)
+    total = sum(judgement.totals.values())
+    return (f"<h3>{total} repeticiones</h3>" if total else "<h3>ninguna repetición encontrada</h3>") + \
+           f"<table class='score-sheet'><tr><th>movimiento</th><th>descripción</th><th>repeticiones</th></tr>{rows}</table><ul>{segs}</ul>"
+
+class WorkoutWidget:
+    "Upload a whole workout, watch the progress, get the score sheet, the timeline and the video with the counter."
+    def __init__(self, model: JudgeModel | Path | str, # the judging model or its .tflite
+                 rep_classifier: KeypointClassifier | Path | str | None = None, # names each segment from its reps
+                 max_bytes: int = MAX_UPLOAD_BYTES, # larger uploads are refused
+                 work_dir: Path | str | None = None, # where the judged videos go (default: a new temporary folder)
+                ):
+        self.model = model if isinstance(model, JudgeModel) else JudgeModel(model)
+        if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
+            rep_classifier = KeypointClassifier(rep_classifier)
+        self.rep_classifier, self.max_bytes = rep_classifier, max_bytes
+        self.work_dir, self.judgement = Path(work_dir or tempfile.mkdtemp(prefix='crossfit-wod-')), None
+        self.upload = widgets.FileUpload(accept='video/*', multiple=False, description='Subir WOD')
+        self.progress = widgets.FloatProgress(value=0, min=0, max=1, description='Pose:', layout=widgets.Layout(display='none'))
+        self.status, self.error, self.sheet = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        self.timeline = widgets.Image(format='png', layout=widgets.Layout(max_width='100%', display='none'))
+        self.video = widgets.Video(value=b'', format='mp4', autoplay=False, controls=True, width=480)
+        self.upload.observe(self._on_upload, 'value')
+        self.ui = widgets.VBox([widgets.HTML(f"<small>un WOD entero, hasta {max_bytes/2**20:.0f} MB</small>"), self.upload,
+                                self.progress, self.status, self.error, self.sheet, self.timeline, self.video])
+
+    def _on_frame(self, done: int, total: int) -> None:
+        if done == total or done % max(1, total//100) == 0:
+            self.progress.value = done/total
+            self.status.value = f"<small>puntos clave de {done}/{total} fotogramas</small>"
+
+    def judge(self, data: bytes, name: str) -> Judgement | None:
+        "Judge the workout `data` (named `name`) and show it, or the error; return the judgement or None."
+        self.judgement, self.video.value, self.timeline.value = None, b'', b''
+        self.sheet.value = self.error.value = self.status.value = ''
+        self.timeline.layout.display, self.progress.value, self.progress.layout.display = 'none', 0.0, 'flex'
+        try: j, annotated, timeline = judge_upload(data, name, self.model, self.work_dir/uuid.uuid4().hex[:12],
+                                                   self.rep_classifier, self.max_bytes, self._on_frame)
+        except (ProjectError, ValueError) as e:
+            self.error.value = f"<b style='color:#b00'>Error:</b> {html.escape(str(e) if name in str(e) else f'{name}: {e}')}"
+            return None
+        finally: self.progress.layout.display = 'none'
+        self.judgement = j
+        self.status.value = (f"<small>{html.escape(name)}: {j.frame_count} fotogramas ({j.frame_count/j.fps:.1f} s) juzgados en "
+                             f"{j.timings['total']:.1f} s; pose encontrada en el {j.pose_found:.0%}</small>")
+        self.sheet.value = score_sheet_html(j)
+        self.timeline.value, self.timeline.layout.display = timeline.read_bytes(), 'block'
+        self.video.value = annotated.read_bytes()
+        return j
+
+    def _on_upload(self, change):
+        f = _upload_file(change['new'])
+        if f: self.judge(f[1], f[0])
 
     def _ipython_display_(self): display(self.ui)

@@ -223,3 +223,27 @@ def test_app_judges_an_uploaded_workout_with_progress(browser, tiny_models, work
         page.set_input_files('#wod-upload input[type=file]', str(big))
         page.wait_for_function("document.querySelector('#wod-error').innerText.includes('too large')", timeout=60000)
         page.close()
+
+
+def test_widget_judges_an_uploaded_workout(workouts, judge_model, tmp_path):
+    "The notebook's workout mode, driven as a user would: upload, progress to the end, score sheet, timeline, video."
+    import datetime
+    from crossfit_nb.judging import judge_video
+    from crossfit_nb.video import probe_video
+    from crossfit_nb.widget import WorkoutWidget
+    _, _, held_out = workouts
+    video = held_out[2]
+    want = judge_video(video, judge_model, cache=False, progress=False)
+    w = WorkoutWidget(judge_model, work_dir=tmp_path, max_bytes=video.stat().st_size)
+    seen = []
+    w.progress.observe(lambda change: seen.append(change['new']), 'value')
+    data = video.read_bytes()
+    w.upload.value = ({'name': video.name, 'type': 'video/mp4', 'size': len(data), 'content': memoryview(data),
+                       'last_modified': datetime.datetime.now(datetime.timezone.utc)},)
+    assert w.judgement is not None and w.judgement.totals == want.totals and w.error.value == ''
+    assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] == 1.0           # the bar moved as the pose ran
+    assert all(f"<td>{m}</td>" in w.sheet.value and f"<td>{n}</td>" in w.sheet.value for m, n in want.totals.items())
+    assert w.timeline.value[:8] == b'\x89PNG\r\n\x1a\n' and w.progress.layout.display == 'none'
+    (tmp_path/'judged-copy.mp4').write_bytes(w.video.value)
+    assert probe_video(tmp_path/'judged-copy.mp4').frame_count == want.frame_count
+    assert w.judge(data + b'\0', 'big.mp4') is None and 'MB' in w.error.value and w.sheet.value == ''
