@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
-                                 draw_status, judge_track, phase_reps)
+                                 draw_status, judge_track, judgement_from_segments, phase_reps)
 from .judging import frame_features
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
@@ -145,7 +145,7 @@ class LiveJudge:
         self.model = model if isinstance(model, JudgeModel) else JudgeModel(model)
         if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
             rep_classifier = KeypointClassifier(rep_classifier)
-        self.estimator, self.rep_classifier = estimator or PoseEstimator(models_dir), rep_classifier
+        self._estimator, self.models_dir, self.rep_classifier = estimator, models_dir, rep_classifier
         self.fps, self.lag, self.hop, self.context = float(fps), lag, hop, context
         self.switch_penalty, self.min_segment = switch_penalty, min_segment
         self.reset()
@@ -154,11 +154,18 @@ class LiveJudge:
         "Forget everything fed so far."
         self.rows, self.roi, self.grid = [], None, GridResampler(self.fps)
         self.viterbi, self.phase = OnlineViterbi(self.switch_penalty), np.zeros((0, 2), np.float32)
+        self.probs = np.zeros((0, len(STATES)), np.float32)
         self.closed, self.open_start, self.current = [], 0, (REST_ID, 0, [])
-        self.started, self.live_totals = None, {}
+        self.started, self.live = None, None
 
     @property
     def decided(self) -> int: return len(self.viterbi)
+
+    @property
+    def estimator(self) -> PoseEstimator:
+        "The pose estimator (made at the first frame, so that `push_pose` alone needs no BlazePose files)."
+        if self._estimator is None: self._estimator = PoseEstimator(self.models_dir)
+        return self._estimator
 
     def _run_model(self, upto: int) -> None:
         "Decide grid frames `decided`..`upto` (exclusive) from the model on the last `context` grid frames."
@@ -169,6 +176,7 @@ class LiveJudge:
             probs, phase = np.eye(len(STATES), dtype=np.float32)[np.full(n - a, REST_ID)], np.zeros((n - a, 2), np.float32)
         self.viterbi.push(probs[done - a:upto - a])
         self.phase = np.concatenate([self.phase, phase[done - a:upto - a]])
+        self.probs = np.concatenate([self.probs, probs[done - a:upto - a]])
         self._segment(final=False)
 
     def _segment(self, final: bool) -> None:
@@ -184,6 +192,11 @@ class LiveJudge:
         self.open_start = b + 1 if final else a
         self.current = (state, a, _count(self.phase, a, b) if state != REST_ID and not final else [])
 
+    @property
+    def live_totals(self) -> dict[str, int]:
+        "The score sheet decided live (after `finish`; until then the totals so far)."
+        return self.live.totals if self.live is not None else self.totals()
+
     def totals(self) -> dict[str, int]:
         "Reps per movement decided so far (the open segment's included)."
         out = {}
@@ -196,6 +209,12 @@ class LiveJudge:
         "Feed the next frame; what is known after it."
         if self.started is None: self.started = time.perf_counter()
         row, self.roi = self.estimator.step(frame, self.roi)
+        return self.push_pose(row)
+
+    def push_pose(self, row: tuple, # a frame's (landmarks [33, 3], visibility [33], presence, detected), as `PoseEstimator.step` gives
+                 ) -> LiveUpdate:
+        "Feed the next frame's pose (already estimated); what is known after it."
+        if self.started is None: self.started = time.perf_counter()
         self.rows.append(row)
         kp, vis = coco_keypoints(row[0])[:, :2], coco_keypoints(row[1][:, None])[:, 0]
         before = (self.current[0], len(self.current[2]), sum(self.totals().values()))
@@ -210,12 +229,15 @@ class LiveJudge:
                           (state, len(reps), sum(self.totals().values())) != before)
 
     def finish(self, video: str = 'stream') -> Judgement:
-        "Decide the last frames and judge the whole pose track as `judge_video` does (`live_totals` keeps the live count)."
+        "Decide the last frames and judge the whole pose track as `judge_video` does ; `live` keeps the judgement decided live."
         if not self.rows: raise VideoError(f"{video}: no frames were fed")
         self.grid.finish()
         if len(self.grid) > self.decided: self._run_model(len(self.grid))
         self._segment(final=True)
-        self.live_totals = self.totals()
+        segments = [dict(state=s, start=a, end=b, confidence=float(self.probs[a:b + 1, s].mean()), reps=reps)
+                    for s, a, b, reps in self.closed]
+        self.live = judgement_from_segments(segments, video, self.fps, len(self.rows),
+                                            pose_found=float(np.mean([r[2] >= 0.5 for r in self.rows])))
         lm, vis, pres, det = (np.stack(c) for c in zip(*self.rows))
         track = PoseTrack(lm.astype(np.float32), vis.astype(np.float32), pres.astype(np.float32), det)
         j = judge_track(track, self.fps, self.model, video, rep_classifier=self.rep_classifier)
