@@ -150,7 +150,7 @@ class Config:
 
 # %% ../nbs/00_core.ipynb #f4ef8480
 CHAPTERS: tuple[str, ...] = ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '40b_evaluation',
-                             '42_keypoints', '45a_wod', '50e_deployment')
+                             '42_keypoints', '45b_wod', '50e_deployment')
 
 def find_project_root(start: Path | str | None = None) -> Path:
     "The nearest folder holding this project's `pyproject.toml`, walking up from `start` (default: cwd)."

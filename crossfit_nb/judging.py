@@ -51,7 +51,7 @@ def judge_model_path(cfg) -> Path:
     from crossfit_nb.artifacts import export_dir
     path = export_dir(cfg)/JUDGE_MODEL
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no judging model; run the judging chapter (45a_wod) or pass --judge-model")
+        raise FileNotFoundError(f"{path}: no judging model; run the judging chapter (45b_wod) or pass --judge-model")
     return path
 
 # %% ../nbs/45_judging.ipynb #f3c9ca0b

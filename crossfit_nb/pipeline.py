@@ -184,8 +184,8 @@ def _factors_line(cfg: Config) -> str | None:
 
 def _judging_line(cfg: Config) -> str | None:
     "The judge's count and timeline on the held-out workouts, from the judging chapter's facts."
-    if not facts_path(cfg, '45a_wod').exists(): return None
-    j = read_facts(cfg, '45a_wod')
+    if not facts_path(cfg, '45b_wod').exists(): return None
+    j = read_facts(cfg, '45b_wod')
     ci = j['summary']['phase']['count MAE']
     return (f"{j['wod_videos']} held-out workouts ({j['wod_reps']} reps): count MAE {j['mae']:.3f} [95% CI {ci['low']:.3f}, "
             f"{ci['high']:.3f}], OBO {j['obo']:.3f}, timeline {j['timeline']:.3f}; crossfit-nb judge VIDEO --preset {cfg.preset}")

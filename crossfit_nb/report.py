@@ -110,7 +110,7 @@ def _facts_run(root: Path) -> AttrDict:
 
 # %% ../nbs/60a_report.ipynb #e93e467e
 FACT_CHAPTERS = {'dataset': '10b_extraction', 'records': '20_preprocessing', 'training': '30_training', 'keypoints': '42_keypoints',
-                 'evaluation': '40b_evaluation', 'judging': '45a_wod', 'deployment': '50e_deployment'}
+                 'evaluation': '40b_evaluation', 'judging': '45b_wod', 'deployment': '50e_deployment'}
 
 def _attrs(value):
     "JSON values with every dict made an `AttrDict` (the report writes `f.evaluation.factors.worst`)."

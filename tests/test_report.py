@@ -91,7 +91,7 @@ def chapter_outputs(root: Path):
     from crossfit_nb.judging import judging_facts
     summary = pd.DataFrame({'value': [0.04, 0.96, 0.97, 0.8], 'low': [0.02, 0.9, 0.95, 0.7], 'high': [0.06, 1.0, 0.99, 0.9]},
                            index=['count MAE', 'OBO', 'timeline accuracy', 'boundary F1'])
-    write_facts(cfg, '45a_wod', judging_facts({'phase': summary, 'period': summary + 0.1}, train_videos=4, estimated_videos=2,
+    write_facts(cfg, '45b_wod', judging_facts({'phase': summary, 'period': summary + 0.1}, train_videos=4, estimated_videos=2,
                                               wod_videos=5, wod_reps=30, wod_rounds=[2, 1], wod_minutes=1.5, real_clips=9,
                                               real_count_one=7, tcn_mae=0.09, tcn_timeline=0.93, live_mae=0.06, live_obo=0.94,
                                               live_timeline=0.93, live_fps=33.5, live_realtime=1.12, live_lag_s=1.0, minutes=3.0))
@@ -111,7 +111,7 @@ def test_the_real_sources_pass_against_hand_made_notebooks(project):
 
 def test_the_report_covers_every_chapter_and_section():
     embedded = {nb for _, nb, _ in report_embeds(ROOT)}
-    for chapter in ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '42_keypoints', '40b_evaluation', '45a_wod',
+    for chapter in ('01b_synthetic', '10b_extraction', '20_preprocessing', '30_training', '42_keypoints', '40b_evaluation', '45b_wod',
                     '50e_deployment'):
         assert f'runs/report/{chapter}.ipynb' in embedded
     book = (ROOT/'report/01_introduccion.qmd').read_text() + (ROOT/'report/02_estado_del_arte.qmd').read_text() + \
