@@ -17,7 +17,7 @@ from .core import LABELS, Config, ProjectError, atomic_path
 __all__ = ['TRAIN_INFO', 'SAVED_MODEL', 'HISTORY', 'TRAIN_STATE', 'MODEL_INFO', 'DATASET_CARD', 'FACTS_DIR', 'RUN_INDEX',
            'SERVING_PRESETS', 'write_json', 'read_json', 'find_run', 'run_info', 'read_card', 'ModelError',
            'model_sidecar', 'read_sidecar', 'model_info', 'export_saved_model', 'facts_path', 'write_facts',
-           'read_facts', 'export_dir', 'default_model', 'serving_config']
+           'read_facts', 'export_dir', 'exported_file', 'default_model', 'serving_config']
 
 # %% ../nbs/00c_artifacts.ipynb #8ef1c0f2
 TRAIN_INFO = 'train_info.json'       # a trained run: what was trained, how, and where its weights are
@@ -147,6 +147,17 @@ SERVING_PRESETS = ('demo', 'ci')   # the main command's model first, then the sm
 def export_dir(cfg: Config) -> Path:
     "Where the exported models of a run go: `<run_dir>/export`."
     return cfg.run_dir/'export'
+
+def exported_file(cfg: Config, # the run
+                  name: str, # the file in its export folder
+                  what: str, # what the file is, for the error
+                  chapter: str, # the chapter that writes it
+                  option: str, # the command-line option that names another
+                 ) -> Path:
+    "`<run_dir>/export/<name>`, or a `FileNotFoundError` that says which chapter writes it."
+    path = export_dir(cfg)/name
+    if not path.exists(): raise FileNotFoundError(f"{path}: no {what}; run the {chapter} chapter or pass {option}")
+    return path
 
 def default_model(cfg: Config) -> Path:
     "The model `predict` and `serve` use by default: the exported TFLite float32, else the SavedModel."

@@ -20,7 +20,7 @@ import numpy as np
 
 from .core import LABELS, MANIFEST, NUM_CLASSES, ProjectError, softmax, top_k
 from .video import RESIZE_MODES, VideoError, VideoInfo, probe_video, sample_clip
-from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, ModelError, export_dir, read_sidecar
+from .artifacts import MODEL_INFO, SAVED_MODEL, TRAIN_INFO, ModelError, export_dir, exported_file, read_sidecar
 from .keypoint_model import KEYPOINT_MODEL, KeypointClassifier, sampled_frames, track_features
 from .pose import PoseEstimator
 
@@ -309,10 +309,7 @@ class EnsembleClassifier:
 # %% ../nbs/50_inference.ipynb #5f53fc81
 def pose_model_path(cfg) -> Path:
     "The keypoint classifier the keypoints chapter exported: `<run_dir>/export/pose-classifier.tflite`."
-    path = export_dir(cfg)/KEYPOINT_MODEL
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no keypoint classifier; run the keypoints chapter (42_keypoints) or pass --pose-model")
-    return path
+    return exported_file(cfg, KEYPOINT_MODEL, 'keypoint classifier', 'keypoints (42_keypoints)', '--pose-model')
 
 def load_model(kind: str = 'movinet', # 'movinet', 'pose' or 'ensemble'
                movinet: Path | str | None = None, # MoViNet's .tflite / SavedModel (default: the run's export)

@@ -18,10 +18,11 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .artifacts import ModelError, read_json, write_json
+from .artifacts import ModelError, exported_file, read_json, write_json
 from .core import LABEL_TO_ID, LABELS, NUM_CLASSES, atomic_path, softmax
 from .keypoint_model import (LIMBS, NUM_FEATURES, KeypointClassifier, NoAthleteError, augment_keypoints,
-                                        file_stamp, load_track, pose_features)
+                                        file_stamp, found_keypoints, load_track, pose_features,
+                                        tflite_interpreter, write_keras_tflite)
 from .pose import PoseEstimator, PoseTrack
 from .synthetic import MIN_REP_FRAMES
 from .video import VideoError, iter_frames, probe_video, sample_indices, write_video
@@ -31,9 +32,9 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'JUDGING_METRICS', 'MAX_UPLOAD_BYTES', 'judge_model_path', 'check_workout_video', 'track_cache',
            'track_video', 'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
-           'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'viterbi', 'timeline_segments', 'phase_reps',
-           'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track',
-           'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
+           'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi', 'timeline_segments',
+           'phase_reps', 'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments',
+           'judge_track', 'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
            'timeline_figure', 'draw_status', 'annotate_video', 'judge_upload']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
@@ -48,11 +49,7 @@ JUDGE_MODEL = 'judge.tflite'                   # in the run's export folder
 # %% ../nbs/45_judging.ipynb #8f5c41bc
 def judge_model_path(cfg) -> Path:
     "The per-frame judging model the judging chapter exported: `<run_dir>/export/judge.tflite`."
-    from crossfit_nb.artifacts import export_dir
-    path = export_dir(cfg)/JUDGE_MODEL
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no judging model; run the judging chapter (45b_wod) or pass --judge-model")
-    return path
+    return exported_file(cfg, JUDGE_MODEL, 'judging model', 'judging (45b_wod)', '--judge-model')
 
 # %% ../nbs/45_judging.ipynb #f3c9ca0b
 def check_workout_video(path: Path | str, # the video file
@@ -135,10 +132,6 @@ def native_index(n_native: int, fps: float, target_fps: float = JUDGE_FPS) -> np
     return np.minimum(np.round(np.arange(n_native)*target_fps/fps).astype(int), n_out - 1)
 
 # %% ../nbs/45_judging.ipynb #41b5d3c6
-def _fill_gaps(kp: np.ndarray, found: np.ndarray) -> np.ndarray:
-    t = np.arange(len(kp)); flat = kp.reshape(len(kp), -1)
-    return np.stack([np.interp(t, t[found], flat[found, j]) for j in range(flat.shape[1])], 1).reshape(kp.shape)
-
 def frame_features(keypoints: np.ndarray, # [T, 17, 2] px on the 30 frames/s grid
                    visibility: np.ndarray, # [T, 17] in [0, 1]
                    found: np.ndarray | None = None, # [T] frames with a pose (default: all finite)
@@ -146,10 +139,7 @@ def frame_features(keypoints: np.ndarray, # [T, 17, 2] px on the 30 frames/s gri
                   ) -> np.ndarray:
     "The [T, NUM_FEATURES] float32 per-frame features of a whole video, normalised over moving windows."
     from scipy.ndimage import median_filter, uniform_filter1d
-    kp = np.asarray(keypoints, np.float64)
-    found = np.isfinite(kp).all((1, 2)) if found is None else np.asarray(found, bool) & np.isfinite(kp).all((1, 2))
-    if not found.any(): raise NoAthleteError("no athlete found in the video (the pose estimator found no pose)")
-    kp = _fill_gaps(kp, found)
+    kp, found = found_keypoints(keypoints, found, 'video')
     hips, shoulders = kp[:, 11:13].mean(1), kp[:, 5:7].mean(1)
     torso = median_filter(np.linalg.norm(shoulders - hips, axis=-1), size=int(4*fps) | 1, mode='nearest')
     if not np.median(torso) > 1e-6: raise NoAthleteError("the pose found has no torso (shoulders on the hips)")
@@ -311,25 +301,17 @@ def export_judge_tcn(model, # the trained Keras TCN
                      info: dict | None = None, # what to record in the sidecar
                     ) -> Path:
     "Write `model` as a float32 TFLite file with a `JUDGE_WINDOW`-frame input at `path`, and its `.json` sidecar."
-    import tensorflow as tf
     fixed = build_judge_tcn(model.input_shape[2], length=JUDGE_WINDOW)
     fixed.set_weights(model.get_weights())
-    data = tf.lite.TFLiteConverter.from_keras_model(fixed).convert()
-    path = Path(path)
-    with atomic_path(path) as tmp: Path(tmp).write_bytes(data)
-    write_json(path.with_suffix('.json'), {'states': list(STATES), 'window': JUDGE_WINDOW, 'fps': JUDGE_FPS,
-                                           'num_features': int(model.input_shape[2]), **(info or {})})
-    return path
+    return write_keras_tflite(fixed, path, {'states': list(STATES), 'window': JUDGE_WINDOW, 'fps': JUDGE_FPS,
+                                            'num_features': int(model.input_shape[2]), **(info or {})})
 
 class JudgeModel:
     "The per-frame TFLite model: features [T, F] of any length -> state probabilities [T, 10] and phase [T, 2]."
     def __init__(self, path: Path | str, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
         self.path = Path(path)
         if not self.path.exists(): raise FileNotFoundError(f"{self.path}: no judging model")
-        try: self.interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
-        except (ValueError, RuntimeError) as e: raise ModelError(f"{self.path}: not a TFLite model ({e})") from None
-        self.interpreter.allocate_tensors()
+        self.interpreter = tflite_interpreter(self.path, num_threads)
         self.info = read_json(self.path.with_suffix('.json')) if self.path.with_suffix('.json').exists() else {}
         self.input = self.interpreter.get_input_details()[0]
         outs = {tuple(d['shape'])[-1]: d for d in self.interpreter.get_output_details()}
@@ -356,6 +338,15 @@ class JudgeModel:
             if keep_a < keep_b:
                 states[keep_a:keep_b] = s[keep_a - start:keep_b - start]; phases[keep_a:keep_b] = p[keep_a - start:keep_b - start]
         return softmax(states), phases
+
+def load_judge(model: JudgeModel | Path | str, # the per-frame model or its .tflite
+               rep_classifier: KeypointClassifier | Path | str | None = None, # the clip classifier or its .tflite
+              ) -> tuple[JudgeModel, KeypointClassifier | None]:
+    "The judging model and the clip classifier that names segments, loaded unless they already are."
+    model = model if isinstance(model, JudgeModel) else JudgeModel(model)
+    if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
+        rep_classifier = KeypointClassifier(rep_classifier)
+    return model, rep_classifier
 
 # %% ../nbs/45_judging.ipynb #988ff2a0
 def viterbi(probabilities: np.ndarray, # [T, S] per-frame state probabilities
@@ -558,9 +549,7 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
     "Judge a workout video: its segments, reps and score sheet."
     start = time.perf_counter()
     info = check_workout_video(video)
-    model = model if isinstance(model, JudgeModel) else JudgeModel(model)
-    if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
-        rep_classifier = KeypointClassifier(rep_classifier)
+    model, rep_classifier = load_judge(model, rep_classifier)
     track = track_video(video, workers, models_dir, cache, progress, on_frame)
     posed = time.perf_counter()
     j = judge_track(track, info.fps, model, str(video), counter, rep_classifier)

@@ -22,8 +22,9 @@ from .video import VideoError, VideoReader, probe_video, sample_indices
 
 # %% auto #0
 __all__ = ['NUM_STEPS', 'LEFT_RIGHT', 'LIMBS', 'NUM_FEATURES', 'KEYPOINT_MODEL', 'keypoints_cache', 'file_stamp', 'load_track',
-           'sampled_frames', 'clip_keypoints', 'estimate_clips', 'NoAthleteError', 'pose_features', 'track_features',
-           'augment_keypoints', 'build_keypoint_tcn', 'train_keypoint_tcn', 'export_keypoint_tcn', 'KeypointClassifier']
+           'sampled_frames', 'clip_keypoints', 'estimate_clips', 'NoAthleteError', 'fill_lost', 'found_keypoints',
+           'pose_features', 'track_features', 'augment_keypoints', 'build_keypoint_tcn', 'train_keypoint_tcn',
+           'write_keras_tflite', 'tflite_interpreter', 'export_keypoint_tcn', 'KeypointClassifier']
 
 # %% ../nbs/35a_keypoint_model.ipynb #3f503b22
 NUM_STEPS = 16   # sampled frames per clip for the keypoint classifier
@@ -96,20 +97,30 @@ NUM_FEATURES = 17*2 + len(LIMBS)*2 + 17*2 + 17
 class NoAthleteError(VideoError):
     "A clip in which the pose estimator finds nobody."
 
-def _fill_lost(kp: np.ndarray, found: np.ndarray) -> np.ndarray:
+def fill_lost(kp: np.ndarray, # [T, 17, 2] keypoints
+              found: np.ndarray, # [T] frames with a pose (at least one)
+             ) -> np.ndarray:
+    "`kp` with each lost frame's keypoints interpolated in time from the found ones."
     t = np.arange(len(kp))
     flat = kp.reshape(len(kp), -1)
     return np.stack([np.interp(t, t[found], flat[found, j]) for j in range(flat.shape[1])], 1).reshape(kp.shape)
+
+def found_keypoints(keypoints: np.ndarray, # [T, 17, 2] keypoints, px (NaN where lost)
+                    found: np.ndarray | None = None, # [T] frames where the pose was found (default: all finite)
+                    what: str = 'clip', # what the keypoints are of, for the error
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    "The keypoints (float64) with lost frames filled in, and the frames found; `NoAthleteError` when none is."
+    kp = np.asarray(keypoints, np.float64)
+    found = np.isfinite(kp).all((1, 2)) if found is None else np.asarray(found, bool) & np.isfinite(kp).all((1, 2))
+    if not found.any(): raise NoAthleteError(f"no athlete found in the {what} (the pose estimator found no pose)")
+    return fill_lost(kp, found), found
 
 def pose_features(keypoints: np.ndarray, # [T, 17, 2] keypoints, px
                   visibility: np.ndarray, # [T, 17] visibility in [0, 1]
                   found: np.ndarray | None = None, # [T] frames where the pose was found (default: all finite)
                  ) -> np.ndarray:
     "The [T, NUM_FEATURES] float32 features of a keypoint sequence, independent of position, scale and limb lengths."
-    kp = np.asarray(keypoints, np.float64)
-    found = np.isfinite(kp).all((1, 2)) if found is None else np.asarray(found, bool) & np.isfinite(kp).all((1, 2))
-    if not found.any(): raise NoAthleteError("no athlete found in the clip (the pose estimator found no pose)")
-    kp = _fill_lost(kp, found)
+    kp, found = found_keypoints(keypoints, found, 'clip')
     hips, shoulders = kp[:, 11:13].mean(1), kp[:, 5:7].mean(1)
     torso = np.median(np.linalg.norm(shoulders - hips, axis=-1))
     if not torso > 1e-6: raise NoAthleteError("the pose found has no torso (shoulders on the hips)")
@@ -187,28 +198,40 @@ def train_keypoint_tcn(x: np.ndarray, # [N, T, F] training features
 # %% ../nbs/35a_keypoint_model.ipynb #ec450310
 KEYPOINT_MODEL = 'pose-classifier.tflite'   # in the run's export folder
 
-def export_keypoint_tcn(model, # the trained Keras TCN
-                        path: Path | str, # the .tflite file to write
-                        info: dict | None = None, # what to record in the sidecar
-                       ) -> Path:
-    "Write `model` as a float32 TFLite file at `path` with its `<path>.json` sidecar."
+def write_keras_tflite(model, # a Keras model with fixed input shapes
+                       path: Path | str, # the .tflite file to write
+                       sidecar: dict, # what `<path>.json` records
+                      ) -> Path:
+    "Convert `model` to a float32 TFLite file at `path` (atomically) and write its sidecar."
     import tensorflow as tf
     from crossfit_nb.core import atomic_path
     data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     path = Path(path)
     with atomic_path(path) as tmp: Path(tmp).write_bytes(data)
-    write_json(path.with_suffix('.json'), {'labels': list(LABELS), 'num_steps': int(model.input_shape[1]),
-                                           'num_features': int(model.input_shape[2]), **(info or {})})
+    write_json(path.with_suffix('.json'), sidecar)
     return path
+
+def tflite_interpreter(path: Path, num_threads: int = 1):
+    "A LiteRT interpreter of the .tflite at `path`, its tensors allocated (`ModelError` when it is not one)."
+    from ai_edge_litert.interpreter import Interpreter
+    try: interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+    except (ValueError, RuntimeError) as e: raise ModelError(f"{path}: not a TFLite model ({e})") from None
+    interpreter.allocate_tensors()
+    return interpreter
+
+def export_keypoint_tcn(model, # the trained Keras TCN
+                        path: Path | str, # the .tflite file to write
+                        info: dict | None = None, # what to record in the sidecar
+                       ) -> Path:
+    "Write `model` as a float32 TFLite file at `path` with its `<path>.json` sidecar."
+    return write_keras_tflite(model, path, {'labels': list(LABELS), 'num_steps': int(model.input_shape[1]),
+                                            'num_features': int(model.input_shape[2]), **(info or {})})
 
 class KeypointClassifier:
     "The TFLite keypoint classifier: features [T, F] -> 9 probabilities."
     def __init__(self, path: Path | str, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
         self.path = Path(path)
-        try: self.interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
-        except (ValueError, RuntimeError) as e: raise ModelError(f"{self.path}: not a TFLite model ({e})") from None
-        self.interpreter.allocate_tensors()
+        self.interpreter = tflite_interpreter(self.path, num_threads)
         self.info = read_json(self.path.with_suffix('.json')) if self.path.with_suffix('.json').exists() else {}
         self.input, self.output = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
         self.num_steps, self.num_features = int(self.input['shape'][1]), int(self.input['shape'][2])

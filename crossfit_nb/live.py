@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
-                                 draw_status, judge_track, judgement_from_segments, phase_reps)
+                                 draw_status, judge_track, judgement_from_segments, load_judge, phase_reps)
 from .judging import frame_features
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
@@ -24,7 +24,7 @@ from .video import VideoError, iter_frames
 
 # %% auto #0
 __all__ = ['LIVE_LAG', 'LIVE_HOP', 'LIVE_CONTEXT', 'GridResampler', 'OnlineViterbi', 'LiveUpdate', 'LiveJudge', 'video_frames',
-           'draw_live', 'live_judge']
+           'live_updates', 'draw_live', 'live_judge']
 
 # %% ../nbs/45a_live.ipynb #d9aa2498
 class GridResampler:
@@ -142,9 +142,7 @@ class LiveJudge:
                  lag: int = LIVE_LAG, hop: int = LIVE_HOP, context: int = LIVE_CONTEXT,
                  switch_penalty: float = 12.0, min_segment: int = MIN_REP_FRAMES):
         if hop < 1 or lag < 0 or context < lag + 2*hop: raise ValueError(f"hop {hop} >= 1, lag {lag} >= 0 and context {context} >= lag + 2*hop are needed")
-        self.model = model if isinstance(model, JudgeModel) else JudgeModel(model)
-        if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
-            rep_classifier = KeypointClassifier(rep_classifier)
+        self.model, rep_classifier = load_judge(model, rep_classifier)
         self._estimator, self.models_dir, self.rep_classifier = estimator, models_dir, rep_classifier
         self.fps, self.lag, self.hop, self.context = float(fps), lag, hop, context
         self.switch_penalty, self.min_segment = switch_penalty, min_segment
@@ -267,19 +265,27 @@ def video_frames(video: Path | str | None = None, # a video file (checked as `ju
         finally: cap.release()
     return float(fps), frames()
 
+def live_updates(frames: Iterable[np.ndarray], # RGB frames as they come
+                 judge: LiveJudge, # the live judge (its `fps` is the frames'), reset first
+                 on_update: Callable[[LiveUpdate], None] | None = None, # called after every frame
+                ) -> Iterator[tuple[np.ndarray, LiveUpdate]]:
+    "Each frame with the judge's update after it (Ctrl+C ends the feed)."
+    judge.reset()
+    try:
+        for frame in frames:
+            update = judge.push(frame)
+            if on_update is not None: on_update(update)
+            yield frame, update
+    except KeyboardInterrupt: return
+
 def draw_live(frames: Iterable[np.ndarray], # RGB frames as they come
               judge: LiveJudge, # the live judge (its `fps` is the frames')
               on_update: Callable[[LiveUpdate], None] | None = None, # called after every frame
               max_width: int = 854, # frames wider than this are scaled down
              ) -> Iterator[np.ndarray]:
     "Feed `frames` to `judge` one at a time and yield each with what the judge says drawn on it (Ctrl+C ends the feed)."
-    judge.reset()
-    try:
-        for frame in frames:
-            update = judge.push(frame)
-            if on_update is not None: on_update(update)
-            yield draw_status(frame, update.movement, update.count, update.totals, max_width)
-    except KeyboardInterrupt: return
+    for frame, update in live_updates(frames, judge, on_update):
+        yield draw_status(frame, update.movement, update.count, update.totals, max_width)
 
 def live_judge(frames: Iterable[np.ndarray], # RGB frames as they come
                judge: LiveJudge, # the live judge (its `fps` is the frames')
@@ -287,10 +293,5 @@ def live_judge(frames: Iterable[np.ndarray], # RGB frames as they come
                video: str = 'stream', # the name of the source in the judgement
               ) -> Judgement:
     "Feed `frames` to `judge` one at a time, calling `on_update` after each (Ctrl+C ends the feed); the final `Judgement`."
-    judge.reset()
-    try:
-        for frame in frames:
-            update = judge.push(frame)
-            if on_update is not None: on_update(update)
-    except KeyboardInterrupt: pass
+    for _ in live_updates(frames, judge, on_update): pass
     return judge.finish(video)

@@ -19,7 +19,7 @@ from .video import VideoError
 from .inference import Classifier, timings_text
 from .lambda_handler import BadRequest, decode_video, predict_payload
 from .figures import prediction_figure
-from .judging import MAX_UPLOAD_BYTES, JudgeModel, judge_upload
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, judge_upload, load_judge
 from .keypoint_model import KeypointClassifier
 
 # %% auto #0
@@ -58,10 +58,8 @@ class WorkoutJobs:
                  work_dir: Path | str | None = None, # where the judged videos go (default: a new temporary folder)
                  keep: int = 4, # finished jobs whose files are kept
                 ):
-        self.model = model if isinstance(model, JudgeModel) else JudgeModel(model)
-        if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
-            rep_classifier = KeypointClassifier(rep_classifier)
-        self.rep_classifier, self.max_bytes, self.keep = rep_classifier, max_bytes, keep
+        self.model, self.rep_classifier = load_judge(model, rep_classifier)
+        self.max_bytes, self.keep = max_bytes, keep
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix='crossfit-wod-'))
         self.jobs, self._lock = {}, threading.Lock()
 

@@ -20,7 +20,7 @@ from .video import VideoError
 from .inference import Classifier, Prediction, timings_text
 from .figures import prediction_figure
 from .core import ProjectError
-from .judging import MAX_UPLOAD_BYTES, JudgeModel, Judgement, judge_upload
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, Judgement, judge_upload, load_judge
 from .keypoint_model import KeypointClassifier
 
 # %% auto #0
@@ -114,10 +114,8 @@ class WorkoutWidget:
                  max_bytes: int = MAX_UPLOAD_BYTES, # larger uploads are refused
                  work_dir: Path | str | None = None, # where the judged videos go (default: a new temporary folder)
                 ):
-        self.model = model if isinstance(model, JudgeModel) else JudgeModel(model)
-        if rep_classifier is not None and not isinstance(rep_classifier, KeypointClassifier):
-            rep_classifier = KeypointClassifier(rep_classifier)
-        self.rep_classifier, self.max_bytes = rep_classifier, max_bytes
+        self.model, self.rep_classifier = load_judge(model, rep_classifier)
+        self.max_bytes = max_bytes
         self.work_dir, self.judgement = Path(work_dir or tempfile.mkdtemp(prefix='crossfit-wod-')), None
         self.upload = widgets.FileUpload(accept='video/*', multiple=False, description='Subir WOD')
         self.progress = widgets.FloatProgress(value=0, min=0, max=1, description='Pose:', layout=widgets.Layout(display='none'))
