@@ -35,4 +35,4 @@ echo "== papermill: chapters with the ci profile"
 crossfit-nb run --profile ci
 
 echo "== pytest"
-python -m pytest tests -q
+python -m pytest tests -q --durations=20
