@@ -151,12 +151,12 @@ def export_dir(cfg: Config) -> Path:
 def exported_file(cfg: Config, # the run
                   name: str, # the file in its export folder
                   what: str, # what the file is, for the error
-                  chapter: str, # the chapter that writes it
+                  chapter: str, # the chapter that writes it ('the keypoints chapter (42_keypoints)')
                   option: str, # the command-line option that names another
                  ) -> Path:
     "`<run_dir>/export/<name>`, or a `FileNotFoundError` that says which chapter writes it."
     path = export_dir(cfg)/name
-    if not path.exists(): raise FileNotFoundError(f"{path}: no {what}; run the {chapter} chapter or pass {option}")
+    if not path.exists(): raise FileNotFoundError(f"{path}: no {what}; run {chapter} or pass {option}")
     return path
 
 def default_model(cfg: Config) -> Path:

@@ -309,7 +309,7 @@ class EnsembleClassifier:
 # %% ../nbs/50_inference.ipynb #5f53fc81
 def pose_model_path(cfg) -> Path:
     "The keypoint classifier the keypoints chapter exported: `<run_dir>/export/pose-classifier.tflite`."
-    return exported_file(cfg, KEYPOINT_MODEL, 'keypoint classifier', 'keypoints (42_keypoints)', '--pose-model')
+    return exported_file(cfg, KEYPOINT_MODEL, 'keypoint classifier', 'the keypoints chapter (42_keypoints)', '--pose-model')
 
 def load_model(kind: str = 'movinet', # 'movinet', 'pose' or 'ensemble'
                movinet: Path | str | None = None, # MoViNet's .tflite / SavedModel (default: the run's export)

@@ -49,7 +49,7 @@ JUDGE_MODEL = 'judge.tflite'                   # in the run's export folder
 # %% ../nbs/45_judging.ipynb #8f5c41bc
 def judge_model_path(cfg) -> Path:
     "The per-frame judging model the judging chapter exported: `<run_dir>/export/judge.tflite`."
-    return exported_file(cfg, JUDGE_MODEL, 'judging model', 'judging (45b_wod)', '--judge-model')
+    return exported_file(cfg, JUDGE_MODEL, 'judging model', 'the judging chapter (45b_wod)', '--judge-model')
 
 # %% ../nbs/45_judging.ipynb #f3c9ca0b
 def check_workout_video(path: Path | str, # the video file

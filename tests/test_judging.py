@@ -86,7 +86,7 @@ def test_judge_command_json_annotated_video_and_timeline(workouts, judge_model, 
     cfg, _, held_out = workouts
     video = held_out[0]
     out, timeline = tmp_path/'judged.mp4', tmp_path/'timeline.png'
-    r = run_cli('judge', video, '--judge-model', judge_model, '--json', '--out', out, '--timeline', timeline, '--no-progress')
+    r = run_cli('judge', video, '--judge-model', judge_model, '--json', '--out', out, '--timeline', timeline, '--no-progress', '--cache')
     j = json.loads(r.stdout)
     assert set(j) >= {'video', 'fps', 'frame_count', 'duration_s', 'totals', 'segments', 'pose_found', 'timings'}
     info = probe_video(video)
@@ -104,7 +104,8 @@ def test_judge_command_json_annotated_video_and_timeline(workouts, judge_model, 
     assert abs(sum(totals.values()) - len(gt['reps'])) <= 2, (totals, gt['counts'])
     annotated = probe_video(out)
     assert annotated.frame_count == info.frame_count and timeline.stat().st_size > 10_000
-    text = run_cli('judge', video, '--judge-model', judge_model, '--no-progress').stdout      # the score sheet as text
+    assert video.with_name(f'{video.stem}.track.npz').exists()                                # --cache kept the keypoints
+    text = run_cli('judge', video, '--judge-model', judge_model, '--no-progress', '--cache').stdout      # the score sheet as text
     assert 'score sheet:' in text and all(m in text for m in totals)
 
 
@@ -115,7 +116,7 @@ def test_judge_any_frame_rate(workouts, judge_model, tmp_path):
     _, _, held_out = workouts
     video = held_out[1]
     half = write_video(tmp_path/'half.mp4', (f for i, f in enumerate(iter_frames(video)) if i % 2 == 0), fps=15.0)
-    full, slow = judge_video(video, judge_model, cache=False, progress=False), judge_video(half, judge_model, cache=False, progress=False)
+    full, slow = judge_video(video, judge_model, progress=False), judge_video(half, judge_model, cache=False, progress=False)
     assert slow.fps == 15.0 and slow.frame_count == (full.frame_count + 1)//2
     assert all(s['end_frame'] < slow.frame_count for s in slow.segments)
     agree = (slow.states == full.states[::2][:slow.frame_count]).mean()
@@ -166,8 +167,10 @@ def test_stream_command_live_counts_and_the_same_final_sheet_as_judge(workouts, 
     counts = [c['totals'] for c in changes]
     assert all(sum(a.values()) <= sum(b.values()) for a, b in zip(counts, counts[1:]))          # the count only goes up
     assert probe_video(out).frame_count == final['frame_count'] and final['frames_per_s'] > 0
-    text = run_cli('stream', video, '--judge-model', judge_model, '--lag', '0.5').stdout
-    assert 'live count:' in text and 'score sheet:' in text and 'x real time' in text
+    from crossfit_nb.synthetic import write_videos
+    [short] = write_videos(cfg.replace(seed=3000), [dict(name='short', workout='nasty-nancy', movements=['ohs'], rounds=[2])], progress=False)
+    text = run_cli('stream', short, '--judge-model', judge_model, '--lag', '0.5').stdout
+    assert 'live count:' in text and 'score sheet:' in text and 'x real time' in text and 'decided 0.5 s after' in text
 
 
 def test_stream_bad_inputs(judge_model, tmp_path):
@@ -191,7 +194,7 @@ def test_app_judges_an_uploaded_workout_with_progress(browser, tiny_models, work
     from test_browser import SCREENSHOTS
     cfg, _, held_out = workouts
     video = held_out[1]
-    want = judge_video(video, judge_model, cache=False, progress=False)
+    want = judge_video(video, judge_model, progress=False)                 # the reference (keypoints cached beside the video)
     jobs = WorkoutJobs(judge_model, work_dir=tmp_path/'jobs', max_bytes=video.stat().st_size + 10)
     with running_app(create_app(Classifier.load(tiny_models['tflite float32']), jobs=jobs)) as url:
         page = browser.new_page(viewport={'width': 900, 'height': 1400})
@@ -233,7 +236,7 @@ def test_widget_judges_an_uploaded_workout(workouts, judge_model, tmp_path):
     from crossfit_nb.widget import WorkoutWidget
     _, _, held_out = workouts
     video = held_out[2]
-    want = judge_video(video, judge_model, cache=False, progress=False)
+    want = judge_video(video, judge_model, progress=False)
     w = WorkoutWidget(judge_model, work_dir=tmp_path, max_bytes=video.stat().st_size)
     seen = []
     w.progress.observe(lambda change: seen.append(change['new']), 'value')
