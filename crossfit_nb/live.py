@@ -222,12 +222,12 @@ class LiveJudge:
 
     def _update(self, before) -> LiveUpdate:
         state, _, reps = self.current
-        decided = min(len(self.rows), int(round(self.decided*self.fps/JUDGE_FPS)))
-        return LiveUpdate(len(self.rows) - 1, decided, STATES[state], len(reps), self.totals(),
-                          (state, len(reps), sum(self.totals().values())) != before)
+        decided, totals = min(len(self.rows), int(round(self.decided*self.fps/JUDGE_FPS))), self.totals()
+        return LiveUpdate(len(self.rows) - 1, decided, STATES[state], len(reps), totals,
+                          (state, len(reps), sum(totals.values())) != before)
 
     def finish(self, video: str = 'stream') -> Judgement:
-        "Decide the last frames and judge the whole pose track as `judge_video` does ; `live` keeps the judgement decided live."
+        "Decide the last frames and judge the whole pose track as `judge_video` does; `live` keeps the judgement decided live."
         if not self.rows: raise VideoError(f"{video}: no frames were fed")
         self.grid.finish()
         if len(self.grid) > self.decided: self._run_model(len(self.grid))
