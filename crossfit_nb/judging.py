@@ -21,7 +21,7 @@ import pandas as pd
 from .artifacts import ModelError, exported_file, read_json, write_json
 from .core import LABEL_TO_ID, LABELS, NUM_CLASSES, atomic_path, softmax
 from .keypoint_model import (LIMBS, NUM_FEATURES, KeypointClassifier, NoAthleteError, augment_keypoints,
-                                        file_stamp, found_keypoints, load_track, pose_features,
+                                        found_keypoints, load_track, pose_features, track_stamp,
                                         tflite_interpreter, write_keras_tflite)
 from .pose import PoseEstimator, PoseTrack
 from .synthetic import MIN_REP_FRAMES
@@ -106,7 +106,7 @@ def track_video(video: Path | str, # the workout video
                               zip(bounds[:-1], bounds[1:])))
     bar.close()
     track = PoseTrack(*(np.concatenate([getattr(p, k) for p in parts]) for k in ('landmarks', 'visibility', 'presence', 'detected')))
-    if cache: track.save(track_cache(video), stamp=file_stamp(video))
+    if cache: track.save(track_cache(video), stamp=track_stamp(video))
     return track
 
 # %% ../nbs/45_judging.ipynb #ef58ad29

@@ -17,11 +17,11 @@ import numpy as np
 from .artifacts import ModelError, read_json, write_json
 from .athlete import KEYPOINT_NAMES, SKELETON
 from .core import LABELS, NUM_CLASSES, softmax
-from .pose import PoseEstimator, PoseTrack
+from .pose import ESTIMATOR_VERSION, PoseEstimator, PoseTrack
 from .video import VideoError, VideoReader, probe_video, sample_indices
 
 # %% auto #0
-__all__ = ['NUM_STEPS', 'LEFT_RIGHT', 'LIMBS', 'NUM_FEATURES', 'KEYPOINT_MODEL', 'keypoints_cache', 'file_stamp', 'load_track',
+__all__ = ['NUM_STEPS', 'LEFT_RIGHT', 'LIMBS', 'NUM_FEATURES', 'KEYPOINT_MODEL', 'keypoints_cache', 'track_stamp', 'load_track',
            'sampled_frames', 'clip_keypoints', 'estimate_clips', 'NoAthleteError', 'fill_lost', 'found_keypoints',
            'pose_features', 'track_features', 'augment_keypoints', 'build_keypoint_tcn', 'train_keypoint_tcn',
            'write_keras_tflite', 'tflite_interpreter', 'export_keypoint_tcn', 'KeypointClassifier']
@@ -34,16 +34,16 @@ def keypoints_cache(clip: Path | str, cache_dir: Path | str | None = None, num_s
     clip = Path(clip)
     return (Path(cache_dir) if cache_dir else clip.parent)/f"{clip.stem}.pose{num_steps}.npz"
 
-def file_stamp(path: Path | str) -> np.ndarray:
-    "The size and modification time of `path`: a cache made from it is current while these match."
+def track_stamp(path: Path | str) -> np.ndarray:
+    "The size and modification time of video `path` and `ESTIMATOR_VERSION`: a pose cache of it is current while these match."
     st = Path(path).stat()
-    return np.array([st.st_size, st.st_mtime_ns], np.int64)
+    return np.array([st.st_size, st.st_mtime_ns, ESTIMATOR_VERSION], np.int64)
 
 def load_track(path: Path | str, clip: Path | str | None = None) -> PoseTrack | None:
     "The cached `PoseTrack` at `path`, or None when absent, unreadable or older than `clip`."
     try:
         with np.load(path) as z:
-            if clip is not None and not np.array_equal(z['stamp'], file_stamp(Path(clip))): return None
+            if clip is not None and not np.array_equal(z['stamp'], track_stamp(Path(clip))): return None
             return PoseTrack(z['landmarks'], z['visibility'], z['presence'], z['detected'])
     except (OSError, KeyError, ValueError): return None
 
@@ -63,7 +63,7 @@ def clip_keypoints(clip: Path | str, # a video file
     path = keypoints_cache(clip, cache_dir, num_steps)
     if cache and (track := load_track(path, clip)) is not None: return track
     track = estimator.track(sampled_frames(clip, num_steps))
-    if cache: track.save(path, stamp=file_stamp(clip))
+    if cache: track.save(path, stamp=track_stamp(clip))
     return track
 
 # %% ../nbs/35a_keypoint_model.ipynb #8be75ee6

@@ -26,10 +26,10 @@ from .video import VideoReader, sample_indices
 
 # %% auto #0
 __all__ = ['POSE_WHEEL', 'POSE_WHEEL_FILE', 'POSE_WHEEL_SHA256', 'POSE_MODELS', 'BLAZEPOSE_NAMES', 'COCO_FROM_BLAZEPOSE',
-           'DETECTOR_SIZE', 'LANDMARK_SIZE', 'COCO_MIRROR', 'PoseModelError', 'pose_models_dir', 'sha256',
-           'check_pose_models', 'extract_pose_models', 'download_pose_wheel', 'fetch_pose_models', 'coco_keypoints',
-           'Roi', 'crop_roi', 'ssd_anchors', 'Detection', 'decode_detections', 'weighted_nms', 'alignment_roi',
-           'PoseTrack', 'PoseEstimator', 'keypoint_errors', 'pck']
+           'DETECTOR_SIZE', 'LANDMARK_SIZE', 'ESTIMATOR_VERSION', 'TURN_MARGIN', 'COCO_MIRROR', 'PoseModelError',
+           'pose_models_dir', 'sha256', 'check_pose_models', 'extract_pose_models', 'download_pose_wheel',
+           'fetch_pose_models', 'coco_keypoints', 'Roi', 'crop_roi', 'ssd_anchors', 'Detection', 'decode_detections',
+           'weighted_nms', 'alignment_roi', 'PoseTrack', 'PoseEstimator', 'keypoint_errors', 'pck']
 
 # %% ../nbs/35_pose.ipynb #1b340f64
 POSE_WHEEL = 'mediapipe==0.10.21'
@@ -140,6 +140,10 @@ class Roi:
     def whole(cls, width: int, height: int) -> 'Roi':
         "The square that letterboxes a whole `width` x `height` frame."
         return cls(width/2, height/2, float(max(width, height)))
+
+    def half_turn(self) -> 'Roi':
+        "The same square turned upside down."
+        return Roi(self.cx, self.cy, self.size, float((self.angle + 2*np.pi) % (2*np.pi) - np.pi))
 
     def to_frame(self, points: np.ndarray) -> np.ndarray:
         "Points [..., 2] in the crop's [0, 1] units -> frame px."
@@ -260,6 +264,9 @@ class PoseTrack:
         return Path(path)
 
 # %% ../nbs/35_pose.ipynb #826b80ac
+ESTIMATOR_VERSION = 2   # changes whenever the estimator's output does: pose caches of another version are recomputed
+TURN_MARGIN = 0.2       # presence + mean visibility by which a half-turned detection must beat the detector's own
+
 class PoseEstimator:
     "BlazePose (detector + full landmark model) on LiteRT, with MediaPipe's pre- and post-processing."
     def __init__(self, models_dir: Path | str | None = None, num_threads: int = 1, min_score: float = 0.5,
@@ -290,9 +297,14 @@ class PoseEstimator:
         xy = roi.to_frame(raw[:, :2]/LANDMARK_SIZE)
         return np.concatenate([xy, raw[:, 2:3]/LANDMARK_SIZE*roi.size], 1), _sigmoid(raw[:33, 3]), presence
 
-    def _detected_roi(self, frame: np.ndarray) -> Roi | None:
+    def detected_landmarks(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+        "`landmarks` in the ROI of the best detection, or in it turned upside down where the model is clearly surer there; None without a detection."
         people = self.detect(frame)
-        return alignment_roi(people[0].keypoints[0], people[0].keypoints[1]) if people else None
+        if not people: return None
+        roi = alignment_roi(people[0].keypoints[0], people[0].keypoints[1])
+        as_detected, turned = self.landmarks(frame, roi), self.landmarks(frame, roi.half_turn())
+        sure = lambda r: r[2] + float(r[1].mean())
+        return turned if sure(turned) > sure(as_detected) + TURN_MARGIN else as_detected
 
     def step(self, frame: np.ndarray, # RGB uint8
              roi: Roi | None = None, # where the last frame's pose says to look (None: run the detector)
@@ -300,10 +312,9 @@ class PoseEstimator:
             ) -> tuple[tuple, Roi | None]:
         "One frame of a track: (landmarks [33, 3], visibility [33], presence, detected) and the next frame's ROI."
         detected = roi is None or redetect
-        if detected: roi = self._detected_roi(frame)
-        lm, vis, presence = self.landmarks(frame, roi) if roi else (np.full((39, 3), np.nan), np.zeros(33), 0.0)
-        if presence < self.min_presence and not detected and (fresh := self._detected_roi(frame)):
-            lm, vis, presence = self.landmarks(frame, fresh); detected = True
+        got = self.detected_landmarks(frame) if detected else self.landmarks(frame, roi)
+        if not detected and got[2] < self.min_presence and (fresh := self.detected_landmarks(frame)): got, detected = fresh, True
+        lm, vis, presence = got if got else (np.full((39, 3), np.nan), np.zeros(33), 0.0)
         nxt = alignment_roi(lm[33, :2], lm[34, :2]) if presence >= self.min_presence else None
         return (lm[:33], vis, presence, detected), nxt
 
