@@ -478,6 +478,7 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
                    switch_penalty: float = 12.0, # nats per change of state (`viterbi`)
                    max_gap: int = 90, # frames of rest inside one segment
                    min_segment: int = MIN_REP_FRAMES, # shortest segment kept (frames)
+                   min_confidence: float = 0.5, # least mean probability of a segment's movement over its frames
                    counter: str = 'phase', # 'phase' (the model's phase) or 'period' (self-similarity baseline)
                    rep_classifier: KeypointClassifier | None = None, # names each segment from its reps as clips, with the timeline
                    keypoints: tuple | None = None, # (keypoints, visibility, found) on the grid, for `rep_classifier`
@@ -499,6 +500,7 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
             score = rep_votes(keypoints, reps, rep_classifier) + len(reps)*np.log(np.clip(segment_probs, 1e-6, 1))
             state = int(score.argmax())
         confidence = float(probs[a:b + 1, state].mean())
+        if confidence < min_confidence: continue
         if segments and segments[-1]['state'] == state and a - segments[-1]['end'] - 1 <= max_gap:
             last = segments[-1]; n0, n1 = len(last['reps']), len(reps)
             last.update(end=b, reps=last['reps'] + reps, confidence=(last['confidence']*n0 + confidence*n1)/(n0 + n1))
