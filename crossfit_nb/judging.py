@@ -478,7 +478,7 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
                    switch_penalty: float = 12.0, # nats per change of state (`viterbi`)
                    max_gap: int = 90, # frames of rest inside one segment
                    min_segment: int = MIN_REP_FRAMES, # shortest segment kept (frames)
-                   min_confidence: float = 0.5, # least mean probability of a segment's movement over its frames
+                   min_confidence: float = 0.0, # least mean probability of a segment's movement over its frames (0: keep all)
                    counter: str = 'phase', # 'phase' (the model's phase) or 'period' (self-similarity baseline)
                    rep_classifier: KeypointClassifier | None = None, # names each segment from its reps as clips, with the timeline
                    keypoints: tuple | None = None, # (keypoints, visibility, found) on the grid, for `rep_classifier`
