@@ -4,7 +4,7 @@ same run with shuffled labels does not (so the first assertion cannot pass by ac
 The data: 3 movements, each alone in its own videos (36 athletes each, 2 reps), written as mp4, cut by the
 extraction code, sampled with the motion crop into TFRecords, split by video, so the test clips show athletes,
 scenes and cameras that training never saw. The model: MoViNet-A0 (2plus1d) from scratch at 64 px, 8 frames, the
-demo recipe (strong augmentation), 40 short epochs. Nothing here is timed."""
+demo recipe (strong augmentation), 20 short epochs. Nothing here is timed."""
 import json
 
 import pytest
@@ -34,7 +34,7 @@ def records(tmp_path_factory):
 
 def held_out_top1(records, tmp_path, labels: str) -> tuple[float, int]:
     "Train with `labels` ('true' or 'shuffled'); the last epoch's top-1 on the held-out videos and their clip count."
-    cfg = train_config('demo', resolution=64, num_frames=8, epochs=40, labels=labels)
+    cfg = train_config('demo', resolution=64, num_frames=8, epochs=20, labels=labels)
     train_ds, test_ds = load_datasets(records, cfg)
     info = train(cfg, train_ds, test_ds, tmp_path/labels, resume=False, verbose=0)
     assert info['status'] == 'complete'
