@@ -1,6 +1,7 @@
 "Reliability as a user meets it: pools inside Jupyter kernels, path overrides, interrupted commands, bad options."
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,28 @@ ENV_COMMANDS = {   # command line -> the override the error (or output) must nam
 def _env(tmp_path, **extra):
     return {**os.environ, 'CROSSFIT_DATA_DIR': str(tmp_path/'d'), 'CROSSFIT_RUNS_DIR': str(tmp_path/'r'),
             'CROSSFIT_PRESET': 'ci', **extra}
+
+
+def _made(root: Path, steps: tuple[str, ...]) -> Path:
+    "Run `crossfit-nb` `steps` once in `root` (a session's template: each test copies it rather than making it again)."
+    env = _env(root)
+    for step in steps:
+        assert subprocess.run([str(CLI), step], cwd=root, env=env, capture_output=True, timeout=300).returncode == 0
+    return root/'d'
+
+
+@pytest.fixture(scope='module')
+def synthesized(tmp_path_factory) -> Path:
+    "The ci preset's videos, written by `crossfit-nb synth`."
+    return _made(tmp_path_factory.mktemp('synthesized'), ('synth',))
+
+
+@pytest.fixture(scope='module')
+def extracted(synthesized, tmp_path_factory) -> Path:
+    "The same videos, then cut into clips by `crossfit-nb extract`."
+    root = tmp_path_factory.mktemp('extracted')
+    shutil.copytree(synthesized, root/'d')
+    return _made(root, ('extract',))
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -121,9 +144,9 @@ def test_interrupted_synth_leaves_no_worker_and_resumes(tmp_path, sig):
 
 
 @pytest.mark.parametrize('sig', [signal.SIGKILL, signal.SIGTERM])
-def test_interrupted_extract_leaves_no_worker_and_resumes(tmp_path, sig):
+def test_interrupted_extract_leaves_no_worker_and_resumes(tmp_path, sig, synthesized):
     env = _env(tmp_path)
-    assert subprocess.run([str(CLI), 'synth'], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    shutil.copytree(synthesized, tmp_path/'d')
     clips = tmp_path/'d'/'ci'/'clips'
     _start_and_kill(['extract'], tmp_path, env, lambda: clips.exists() and bool(_partials(clips)), sig)
     time.sleep(2)
@@ -146,10 +169,9 @@ def test_predict_top_k_out_of_range_is_a_usage_error(tmp_path, k):
 
 
 @pytest.mark.parametrize('sig', [signal.SIGKILL, signal.SIGINT])
-def test_interrupted_preprocess_leaves_nothing_half_written_and_resumes(tmp_path, sig):
+def test_interrupted_preprocess_leaves_nothing_half_written_and_resumes(tmp_path, sig, extracted):
     env = _env(tmp_path)
-    for step in ('synth', 'extract'):
-        assert subprocess.run([str(CLI), step], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    shutil.copytree(extracted, tmp_path/'d')
     records = tmp_path/'d'/'ci'/'records'
     _start_and_kill(['preprocess', '--resolution', '112', '--shard-size', '8'], tmp_path, env,
                     lambda: records.exists() and any(records.rglob('*.tfrecord*')), sig, wait=240)
@@ -164,10 +186,11 @@ def test_interrupted_preprocess_leaves_nothing_half_written_and_resumes(tmp_path
     assert _partials(records) == []
 
 
-def test_killed_training_resumes_from_its_last_epoch(tmp_path):
+def test_killed_training_resumes_from_its_last_epoch(tmp_path, extracted):
     "SIGKILL after the first epoch's checkpoint: no process left, and the next `train` goes on from epoch 2."
     env = _env(tmp_path)
-    for step in (['synth'], ['extract'], ['preprocess', '--resolution', '112']):
+    shutil.copytree(extracted, tmp_path/'d')
+    for step in (['preprocess', '--resolution', '112'],):
         assert subprocess.run([str(CLI), *step], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
     models = tmp_path/'r'/'ci'/'models'
     args = ['train', '--epochs', '3', '--steps-per-epoch', '2', '--batch-size', '4', '--resolution', '112']
