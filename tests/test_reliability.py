@@ -25,7 +25,7 @@ def _env(tmp_path, **extra):
 
 
 def _made(root: Path, steps: tuple[str, ...]) -> Path:
-    "Run `crossfit-nb` `steps` once in `root` (a session's template: each test copies it rather than making it again)."
+    "Run `crossfit-nb` `steps` once in `root`: a module's template that each test copies rather than making it again."
     env = _env(root)
     for step in steps:
         assert subprocess.run([str(CLI), step], cwd=root, env=env, capture_output=True, timeout=300).returncode == 0
@@ -190,8 +190,8 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path, extracted):
     "SIGKILL after the first epoch's checkpoint: no process left, and the next `train` goes on from epoch 2."
     env = _env(tmp_path)
     shutil.copytree(extracted, tmp_path/'d')
-    for step in (['preprocess', '--resolution', '112'],):
-        assert subprocess.run([str(CLI), *step], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    preprocess = [str(CLI), 'preprocess', '--resolution', '112']
+    assert subprocess.run(preprocess, cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
     models = tmp_path/'r'/'ci'/'models'
     args = ['train', '--epochs', '3', '--steps-per-epoch', '2', '--batch-size', '4', '--resolution', '112']
     _start_and_kill(args, tmp_path, env, lambda: (models/'state.json').exists(), signal.SIGKILL, wait=600)
