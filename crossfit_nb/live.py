@@ -23,8 +23,8 @@ from .synthetic import MIN_REP_FRAMES
 from .video import VideoError, iter_frames
 
 # %% auto #0
-__all__ = ['LIVE_LAG', 'LIVE_HOP', 'LIVE_CONTEXT', 'GridResampler', 'OnlineViterbi', 'LiveUpdate', 'LiveJudge', 'video_frames',
-           'live_updates', 'draw_live', 'live_judge']
+__all__ = ['LIVE_LAG', 'LIVE_HOP', 'LIVE_CONTEXT', 'GridResampler', 'RowBuffer', 'OnlineViterbi', 'LiveUpdate', 'LiveJudge',
+           'video_frames', 'live_updates', 'draw_live', 'live_judge']
 
 # %% ../nbs/45a_live.ipynb #d9aa2498
 class GridResampler:
@@ -74,14 +74,35 @@ class GridResampler:
         return (np.array(self.grid_kp[start:]).reshape(-1, 17, 2), np.array(self.grid_vis[start:]).reshape(-1, 17),
                 np.array(self.grid_found[start:], bool))
 
+# %% ../nbs/45a_live.ipynb #5e1f0c3b
+class RowBuffer:
+    "Rows of a fixed width appended in amortised constant time; `rows` is a view of those so far."
+    def __init__(self, width: int, # values per row
+                 dtype=np.float32, capacity: int = 256):
+        self._data, self._n = np.zeros((capacity, width), dtype), 0
+
+    def __len__(self) -> int: return self._n
+
+    def extend(self, rows: np.ndarray, # [k, width]
+              ) -> None:
+        "Append `rows`."
+        rows = np.asarray(rows).reshape(-1, self._data.shape[1])
+        if self._n + len(rows) > len(self._data):
+            grown = np.zeros((max(2*len(self._data), self._n + len(rows)), self._data.shape[1]), self._data.dtype)
+            grown[:self._n] = self._data[:self._n]; self._data = grown
+        self._data[self._n:self._n + len(rows)] = rows; self._n += len(rows)
+
+    @property
+    def rows(self) -> np.ndarray: return self._data[:self._n]
+
 # %% ../nbs/45a_live.ipynb #ce1778c5
 class OnlineViterbi:
     "`viterbi` as probabilities arrive: `push` rows, then `path(start)` is the best path's frames `start`.. so far."
     def __init__(self, switch_penalty: float = 12.0, # nats per change of state
                 ):
-        self.penalty, self.score, self.back = switch_penalty, None, np.zeros((0, 0), np.int32)
+        self.penalty, self.score, self._back = switch_penalty, None, None
 
-    def __len__(self) -> int: return len(self.back)
+    def __len__(self) -> int: return len(self._back) if self._back is not None else 0
 
     def push(self, probabilities: np.ndarray, # [k, S] the next frames' state probabilities
             ) -> None:
@@ -96,14 +117,15 @@ class OnlineViterbi:
             switch = self.score[best] - self.penalty
             back[k] = np.where(self.score >= switch, states, best)
             self.score = np.maximum(self.score, switch) + row
-        self.back = np.concatenate([self.back.reshape(-1, s), back])
+        if self._back is None: self._back = RowBuffer(s, np.int32)
+        self._back.extend(back)
 
     def path(self, start: int = 0) -> np.ndarray:
         "The most likely states of frames `start`.. (given every frame pushed)."
-        n = len(self.back)
+        n, back = len(self), self._back.rows if len(self) else None
         out, s = np.zeros(max(n - start, 0), np.int64), int(self.score.argmax()) if n else 0
         for t in range(n - 1, start - 1, -1):
-            out[t - start] = s; s = int(self.back[t, s])
+            out[t - start] = s; s = int(back[t, s])
         return out
 
 # %% ../nbs/45a_live.ipynb #230a3cb7
@@ -151,13 +173,19 @@ class LiveJudge:
     def reset(self) -> None:
         "Forget everything fed so far."
         self.rows, self.roi, self.grid = [], None, GridResampler(self.fps)
-        self.viterbi, self.phase = OnlineViterbi(self.switch_penalty), np.zeros((0, 2), np.float32)
-        self.probs = np.zeros((0, len(STATES)), np.float32)
+        self.viterbi, self._phase = OnlineViterbi(self.switch_penalty), RowBuffer(2, np.float32)
+        self._probs = RowBuffer(len(STATES), np.float32)
         self.closed, self.open_start, self.current = [], 0, (REST_ID, 0, [])
         self.started, self.live = None, None
 
     @property
     def decided(self) -> int: return len(self.viterbi)
+
+    @property
+    def phase(self) -> np.ndarray: return self._phase.rows    # [decided, 2] the phase of each decided grid frame
+
+    @property
+    def probs(self) -> np.ndarray: return self._probs.rows    # [decided, S] the state probabilities of each
 
     @property
     def estimator(self) -> PoseEstimator:
@@ -173,8 +201,7 @@ class LiveJudge:
         except NoAthleteError:
             probs, phase = np.eye(len(STATES), dtype=np.float32)[np.full(n - a, REST_ID)], np.zeros((n - a, 2), np.float32)
         self.viterbi.push(probs[done - a:upto - a])
-        self.phase = np.concatenate([self.phase, phase[done - a:upto - a]])
-        self.probs = np.concatenate([self.probs, probs[done - a:upto - a]])
+        self._phase.extend(phase[done - a:upto - a]); self._probs.extend(probs[done - a:upto - a])
         self._segment(final=False)
 
     def _segment(self, final: bool) -> None:
