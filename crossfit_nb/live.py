@@ -7,7 +7,9 @@ Docs: https://crossfit-nb.github.io/crossfit-nb/live.html.md"""
 # %% ../nbs/45a_live.ipynb #1f27bca9
 from __future__ import annotations
 
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -24,7 +26,7 @@ from .video import VideoError, iter_frames
 
 # %% auto #0
 __all__ = ['LIVE_LAG', 'LIVE_HOP', 'LIVE_CONTEXT', 'GridResampler', 'RowBuffer', 'OnlineViterbi', 'LiveUpdate', 'LiveJudge',
-           'video_frames', 'live_updates', 'draw_live', 'live_judge']
+           'video_frames', 'live_updates', 'draw_live', 'live_judge', 'one_core']
 
 # %% ../nbs/45a_live.ipynb #d9aa2498
 class GridResampler:
@@ -322,3 +324,13 @@ def live_judge(frames: Iterable[np.ndarray], # RGB frames as they come
     "Feed `frames` to `judge` one at a time, calling `on_update` after each (Ctrl+C ends the feed); the final `Judgement`."
     for _ in live_updates(frames, judge, on_update): pass
     return judge.finish(video)
+
+# %% ../nbs/45a_live.ipynb #7a2c91d1
+@contextmanager
+def one_core():
+    "Run the block with this process (all its threads) on one CPU, where the system can pin it; yields the CPU or None."
+    if not hasattr(os, 'sched_setaffinity'): yield None; return
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try: yield min(cpus)
+    finally: os.sched_setaffinity(0, cpus)
