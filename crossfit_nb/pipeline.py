@@ -26,7 +26,7 @@ __all__ = ['WIDGET_MIME', 'load_profile', 'chapter_parameters', 'parameters_conf
 
 # %% ../nbs/05_pipeline.ipynb #e99259f8
 def load_profile(name: str, root: Path | None = None) -> dict:
-    "The profile `name` (`profiles/<name>.yml`) as {'parameters': {...}, 'chapters': {chapter: {...}}}."
+    "The profile `name` (`profiles/<name>.yml`) as {'parameters': {...}, 'chapters': {chapter: {...}}, 'execution_timeout', 'note'}."
     root = Path(root or find_project_root())
     path = root/'profiles'/f'{name}.yml'
     if not path.exists():
@@ -38,8 +38,10 @@ def load_profile(name: str, root: Path | None = None) -> dict:
     timeout = profile.get('execution_timeout')
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise ValueError(f"{path}: execution_timeout must be a number of seconds > 0 (or absent), not {timeout!r}")
+    note = profile.get('note')
+    if note is not None and not isinstance(note, str): raise ValueError(f"{path}: note must be text, not {note!r}")
     return {'parameters': profile.get('parameters') or {}, 'chapters': profile.get('chapters') or {},
-            'execution_timeout': timeout}
+            'execution_timeout': timeout, 'note': note}
 
 # %% ../nbs/05_pipeline.ipynb #a22d1483
 def chapter_parameters(profile: dict, chapter: str, root: Path | None = None, **overrides) -> dict:
@@ -205,4 +207,5 @@ def run_summary(profile: str, executed: list[Path], seconds: float, root: Path |
             ('app', f"crossfit-nb serve --preset {cfg.preset}   (then open http://127.0.0.1:8050)"),
             ('warnings', f"library and kernel messages in {_short(cfg.logs_dir/'chapters.log')}")]
     head = f"== crossfit-nb run --profile {profile}: {len(executed)} chapters in {seconds/60:.1f} min"
+    if prof['note']: rows.insert(0, ('note', prof['note']))
     return '\n'.join([head, *(f"{k:<9} {v}" for k, v in rows)])
