@@ -102,9 +102,12 @@ class OnlineViterbi:
     "`viterbi` as probabilities arrive: `push` rows, then `path(start)` is the best path's frames `start`.. so far."
     def __init__(self, switch_penalty: float = 12.0, # nats per change of state
                 ):
-        self.penalty, self.score, self._back = switch_penalty, None, None
+        self.penalty, self.score, self._back, self._settled = switch_penalty, None, None, RowBuffer(1, np.int64)
 
     def __len__(self) -> int: return len(self._back) if self._back is not None else 0
+
+    @property
+    def settled(self) -> int: return len(self._settled)    # frames whose state no later frame can change
 
     def push(self, probabilities: np.ndarray, # [k, S] the next frames' state probabilities
             ) -> None:
@@ -121,14 +124,29 @@ class OnlineViterbi:
             self.score = np.maximum(self.score, switch) + row
         if self._back is None: self._back = RowBuffer(s, np.int32)
         self._back.extend(back)
+        self._settle()
+
+    def _settle(self) -> None:
+        "Follow the backtracks of every newest state until they meet; settle the path up to the meeting frame."
+        back, done = self._back.rows, self.settled
+        states, t = np.arange(back.shape[1]), len(back) - 1
+        while t >= done and (states != states[0]).any(): states = back[t, states]; t -= 1
+        if t < done: return                                  # they meet only inside the settled part (or never)
+        self._settled.extend(self._backtrack(int(states[0]), t, done))
+
+    def _backtrack(self, s: int, last: int, first: int) -> np.ndarray:
+        "The states of frames `first`..`last` on the way back from state `s` at frame `last`."
+        back, out = self._back.rows, np.zeros(max(last - first + 1, 0), np.int64)
+        for t in range(last, first - 1, -1):
+            out[t - first] = s; s = int(back[t, s])
+        return out
 
     def path(self, start: int = 0) -> np.ndarray:
         "The most likely states of frames `start`.. (given every frame pushed)."
-        n, back = len(self), self._back.rows if len(self) else None
-        out, s = np.zeros(max(n - start, 0), np.int64), int(self.score.argmax()) if n else 0
-        for t in range(n - 1, start - 1, -1):
-            out[t - start] = s; s = int(back[t, s])
-        return out
+        n, done = len(self), self.settled
+        if not n: return np.zeros(0, np.int64)
+        recent = self._backtrack(int(self.score.argmax()), n - 1, max(start, done))
+        return np.concatenate([self._settled.rows[start:done, 0], recent]) if start < done else recent
 
 # %% ../nbs/45a_live.ipynb #230a3cb7
 LIVE_LAG = 30       # grid frames (1 s) between a frame and the decision on it
