@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 
 from .core import ProjectError, atomic_path
@@ -153,11 +152,31 @@ class Roi:
         q = (points - 0.5)*self.size
         return np.stack([self.cx + c*q[..., 0] - s*q[..., 1], self.cy + s*q[..., 0] + c*q[..., 1]], -1)
 
+def _crop_numpy(frame: np.ndarray, roi: Roi, out: int) -> np.ndarray:
+    "`crop_roi` in NumPy alone (for an image without OpenCV, such as the Lambda one)."
+    h, w = frame.shape[:2]
+    t = ((np.arange(out, dtype=np.float32) + 0.5)/out - 0.5)*np.float32(roi.size)
+    gx, gy = np.meshgrid(t, t)
+    c, s = np.float32(np.cos(roi.angle)), np.float32(np.sin(roi.angle))
+    x, y = roi.cx + c*gx - s*gy - 0.5, roi.cy + s*gx + c*gy - 0.5
+    x0, y0 = np.floor(x).astype(np.int32), np.floor(y).astype(np.int32)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    padded = np.zeros((h + 2, w + 2, 3), np.float32)
+    padded[1:-1, 1:-1] = frame
+    xi, yi = np.clip(x0 + 1, 0, w), np.clip(y0 + 1, 0, h)   # index into the padded frame: -1 -> the black border
+    xj, yj = np.clip(x0 + 2, 0, w + 1), np.clip(y0 + 2, 0, h + 1)
+    xi[(x0 < -1) | (x0 > w - 1)] = 0; yi[(y0 < -1) | (y0 > h - 1)] = 0
+    top = padded[yi, xi]*(1 - fx) + padded[yi, xj]*fx
+    bottom = padded[yj, xi]*(1 - fx) + padded[yj, xj]*fx
+    return top*(1 - fy) + bottom*fy
+
 def crop_roi(frame: np.ndarray, # [H,W,3] uint8 RGB
              roi: Roi, # the square to take
              out: int, # side of the crop, px
             ) -> np.ndarray:
     "The `out` x `out` float32 crop of `frame` (values 0–255) under `roi`, bilinear, black outside the frame."
+    try: import cv2
+    except ImportError: return _crop_numpy(frame, roi, out)
     k, c, s = roi.size/out, np.cos(roi.angle), np.sin(roi.angle)
     o = (0.5/out - 0.5)*roi.size              # the first crop pixel's centre, from the ROI's centre
     crop_to_frame = np.array([[c*k, -s*k, roi.cx - 0.5 + (c - s)*o], [s*k, c*k, roi.cy - 0.5 + (s + c)*o]])
