@@ -1,6 +1,7 @@
 """BlazePose on one core at 854x480: tracking (the detector on the first frame, then each frame's ROI from the last
 landmarks) against the detector on every frame, on the same decoded frames of the real clips in ../shared/real
-(every frame of each clip), as frames/s and a ratio; also how far apart the two tracks' landmarks are.
+(every frame of each clip), as frames/s and a ratio; also how far apart the two tracks' landmarks are, and the
+landmark crop made by OpenCV against the NumPy one (the Lambda image's) on the same frames and ROIs.
 
     .venv/bin/python tests/benchmarks/bench_pose.py [--repeats 3]
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossfit_nb.pose import PoseEstimator
+from crossfit_nb.pose import LANDMARK_SIZE, PoseEstimator, Roi, crop_roi, _crop_numpy
 from crossfit_nb.video import read_frames
 
 
@@ -43,6 +44,20 @@ def main():
     print(f"detector every frame: {frames/t_det:6.1f} frames/s ({1000*t_det/frames:.1f} ms a frame)")
     print(f"tracking is {t_det/t_track:.2f}x the speed of detecting on every frame; landmarks of the two agree "
           f"within a median {np.median(gap):.1f} px (90th percentile {np.percentile(gap, 90):.1f} px)")
+    pairs = [(f, Roi(*lm[:, :2].mean(0), float(1.25*np.ptp(lm[:, :2], 0).max()))) for v, t in zip(videos, tracked)   # the box of each pose
+             for f, lm in zip(v, t.landmarks) if np.isfinite(lm).all()]
+    crop_times = {}
+    for name, crop in (('OpenCV', crop_roi), ('NumPy', _crop_numpy)):
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            for f, roi in pairs: crop(f, roi, LANDMARK_SIZE)
+            times.append(time.perf_counter() - t0)
+        crop_times[name] = min(times)
+    diff = max(float(np.abs(crop_roi(f, r, LANDMARK_SIZE) - _crop_numpy(f, r, LANDMARK_SIZE)).max()) for f, r in pairs[::10])
+    print(f"landmark crop ({LANDMARK_SIZE} px, {len(pairs)} frames): OpenCV {1000*crop_times['OpenCV']/len(pairs):.2f} ms, "
+          f"NumPy {1000*crop_times['NumPy']/len(pairs):.2f} ms a crop; OpenCV is {crop_times['NumPy']/crop_times['OpenCV']:.1f}x "
+          f"the speed, the crops differ by at most {diff:.3f} grey levels")
 
 
 if __name__ == '__main__':
