@@ -19,8 +19,8 @@ from .core import Config, ProjectError, find_project_root
 
 # %% auto #0
 __all__ = ['DataDir', 'RunsDir', 'Preset', 'Seed', 'Workers', 'ModelDir', 'ServingModel', 'PoseModel', 'MovinetModel', 'Threads',
-           'Progress', 'USAGE_ERROR', 'FAILED', 'Opt', 'Counter', 'COMMANDS', 'config', 'fail', 'user_errors',
-           'synth_command', 'download_command', 'extract_command', 'preprocess_command', 'train_command',
+           'Progress', 'USAGE_ERROR', 'FAILED', 'Opt', 'Counter', 'Movements', 'COMMANDS', 'config', 'fail',
+           'user_errors', 'synth_command', 'download_command', 'extract_command', 'preprocess_command', 'train_command',
            'evaluate_command', 'export_command', 'load_classifier', 'predict_command', 'judging_models',
            'judge_command', 'stream_command', 'serve_command', 'run_command', 'report_command', 'fetch_pose_command',
            'build_app', 'main']
@@ -249,6 +249,7 @@ def predict_command(
 
 # %% ../nbs/90_cli.ipynb #a7d3e9f1
 Counter = Annotated[str, typer.Option(help="how reps are counted: 'phase' (the judging model's rep phase) or 'period' (self-similarity, training-free)")]
+Movements = Annotated[Optional[str], typer.Option(help="the workout's announced movements, comma-separated ('thruster,chest-to-bar') or a workout's name (friendly-fran): only those are named (default: any of the nine)")]
 
 def judging_models(judge_model: Optional[Path], pose_model: Optional[Path], runs_dir: Optional[Path],
                    preset: Optional[str]) -> tuple[Path, Optional[Path]]:
@@ -275,6 +276,7 @@ def judge_command(
         workers: Annotated[int, typer.Option(min=1, help='pose-estimation threads')] = 2,
         pose_model: Annotated[Optional[Path], typer.Option(help='the clip classifier that names each segment from its reps (default: runs/<preset>/export/pose-classifier.tflite when there)')] = None,
         cache: Annotated[bool, typer.Option('--cache/--no-cache', help='keep the keypoints beside the video (<video>.track.npz)')] = False,
+        movements: Movements = None,
         runs_dir: RunsDir = None, preset: Preset = None, progress: Progress = True):
     "Judge a whole workout video: its movement segments, each rep's frames, and the score sheet (reps per movement)."
     from crossfit_nb.core import check_choice
@@ -282,7 +284,7 @@ def judge_command(
     with user_errors():
         check_choice('counter', counter, ('phase', 'period'))
         model_path, pose_model = judging_models(judge_model, pose_model, runs_dir, preset)
-        j = judge_video(video, model_path, workers, counter, cache, progress, rep_classifier=pose_model)
+        j = judge_video(video, model_path, workers, counter, cache, progress, rep_classifier=pose_model, movements=movements)
         if out is not None: annotate_video(video, j, out)
         if timeline is not None:
             timeline.parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +307,7 @@ def stream_command(
         pose_model: Annotated[Optional[Path], typer.Option(help='the clip classifier that names the final segments (default as for judge)')] = None,
         lag: Annotated[float, typer.Option(min=0.2, help='seconds between a frame and the decision on it')] = 1.0,
         json_output: Annotated[bool, typer.Option('--json', help='print each change and the final judgement as JSON lines')] = False,
+        movements: Movements = None,
         runs_dir: RunsDir = None, preset: Preset = None):
     "Judge a workout live: feed it frame by frame, print the movement and its count as they change, then the score sheet."
     import time
@@ -313,8 +316,10 @@ def stream_command(
     with user_errors():
         if (video is None) == (camera is None): raise ValueError("give a VIDEO or --camera N (one of them)")
         model_path, pose_model = judging_models(judge_model, pose_model, runs_dir, preset)
+        from crossfit_nb.judging import announced_states
+        announced_states(movements)                      # a misspelt movement is refused before the camera opens
         fps, frames = video_frames(video, camera)
-        judge = LiveJudge(model_path, fps, rep_classifier=pose_model, lag=max(1, round(lag*30)))
+        judge = LiveJudge(model_path, fps, rep_classifier=pose_model, lag=max(1, round(lag*30)), movements=movements)
         source = str(video) if video is not None else f'camera {camera}'
         def show(u):
             if not u.changed: return

@@ -24,7 +24,7 @@ from .keypoint_model import (LIMBS, NUM_FEATURES, KeypointClassifier, NoAthleteE
                                         found_keypoints, load_track, pose_features, track_stamp,
                                         tflite_interpreter, write_keras_tflite)
 from .pose import PoseEstimator, PoseTrack
-from .synthetic import MIN_REP_FRAMES
+from .synthetic import MIN_REP_FRAMES, WORKOUTS
 from .video import VideoError, iter_frames, probe_video, sample_indices, write_video
 
 # %% auto #0
@@ -33,9 +33,10 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'track_video', 'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi', 'timeline_segments',
-           'phase_reps', 'period_count', 'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments',
-           'judge_track', 'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
-           'timeline_figure', 'draw_status', 'annotate_video', 'judge_upload']
+           'announced_states', 'restrict_states', 'phase_reps', 'period_count', 'Judgement', 'rep_votes',
+           'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video', 'boundary_matches',
+           'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure', 'draw_status', 'annotate_video',
+           'judge_upload']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -381,6 +382,28 @@ def timeline_segments(path: np.ndarray, # [T] states (`viterbi`)
         else: merged.append(r)
     return [tuple(r) for r in merged if r[2] - r[1] + 1 >= min_frames]
 
+# %% ../nbs/45_judging.ipynb #23b6769b
+def announced_states(movements: Sequence[str] | str | None = None, # movements, a comma-separated list of them or a workout's name (`WORKOUTS`); None: any
+                    ) -> np.ndarray:
+    "Which states [S] a frame may be in: the announced movements and rest (every state when none are announced)."
+    if movements is None: return np.ones(len(STATES), bool)
+    if isinstance(movements, str):
+        name = movements.strip()
+        movements = WORKOUTS[name] if name in WORKOUTS else [m.strip() for m in name.split(',') if m.strip()]
+    unknown = [m for m in movements if m not in LABELS]
+    if unknown or not len(movements):
+        raise ValueError(f"announced movements: {', '.join(map(repr, unknown)) or 'none given'}; name one or more of "
+                         f"{', '.join(LABELS)}, or a workout ({', '.join(WORKOUTS)})")
+    return np.isin(np.array(STATES), [*movements, REST])
+
+def restrict_states(probabilities: np.ndarray, # [T, S] per-frame state probabilities
+                    allowed: np.ndarray, # [S] the states a frame may be in (`announced_states`)
+                   ) -> np.ndarray:
+    "The probabilities with the states outside `allowed` ruled out, renormalised per frame."
+    p = np.where(allowed, np.asarray(probabilities, np.float32), 0)
+    return p/np.clip(p.sum(-1, keepdims=True), 1e-12, None)
+
+
 # %% ../nbs/45_judging.ipynb #03742e55
 def phase_reps(phase: np.ndarray, # [T, 2] phase vectors (cos, sin) of one segment, with a little context
                lo: int = 0, # first frame of the segment in `phase`
@@ -482,9 +505,12 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
                    counter: str = 'phase', # 'phase' (the model's phase) or 'period' (self-similarity baseline)
                    rep_classifier: KeypointClassifier | None = None, # names each segment from its reps as clips, with the timeline
                    keypoints: tuple | None = None, # (keypoints, visibility, found) on the grid, for `rep_classifier`
+                   movements: Sequence[str] | str | None = None, # the workout's announced movements (`announced_states`); None: any
                   ) -> tuple[list[dict], np.ndarray, np.ndarray]:
     "Segments (30 frames/s indices) with reps, the per-frame path, and the per-frame state probabilities."
+    allowed = announced_states(movements)
     probs, phase = model(features)
+    if movements is not None: probs = restrict_states(probs, allowed)
     path = viterbi(probs, switch_penalty)
     segments = []
     for state, a, b in timeline_segments(path, max_gap, min_segment):
@@ -498,6 +524,7 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
         segment_probs = probs[a:b + 1, :NUM_CLASSES].mean(0)
         if rep_classifier is not None and keypoints is not None:
             score = rep_votes(keypoints, reps, rep_classifier) + len(reps)*np.log(np.clip(segment_probs, 1e-6, 1))
+            score = np.where(allowed[:NUM_CLASSES], score, -np.inf)
             state = int(score.argmax())
         confidence = float(probs[a:b + 1, state].mean())
         if confidence < min_confidence: continue
@@ -529,12 +556,13 @@ def judge_track(track: PoseTrack, # the pose of every frame of the video
                 video: str = 'video', # its name in the judgement
                 counter: str = 'phase', # 'phase' or 'period'
                 rep_classifier: KeypointClassifier | None = None, # names each segment from its reps
+                movements: Sequence[str] | str | None = None, # the workout's announced movements; None: any
                ) -> Judgement:
     "Judge a workout from its pose track: segments, reps and score sheet in the video's own frames."
     start = time.perf_counter()
     keypoints = resample_keypoints(*track.coco(), track.found, fps)
     segments, _, _ = judge_features(frame_features(*keypoints), model, counter=counter, rep_classifier=rep_classifier,
-                                    keypoints=keypoints)
+                                    keypoints=keypoints, movements=movements)
     return judgement_from_segments(segments, video, fps, len(track.found), timings={'judge': time.perf_counter() - start},
                                    pose_found=float(track.found.mean()))
 
@@ -547,14 +575,16 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
                 models_dir: Path | str | None = None, # the BlazePose files
                 rep_classifier: KeypointClassifier | Path | str | None = None, # the clip classifier that names segments from their reps
                 on_frame: Callable[[int, int], None] | None = None, # called with (frames done, frames in all) while tracking
+                movements: Sequence[str] | str | None = None, # the workout's announced movements (`announced_states`); None: any
                ) -> Judgement:
     "Judge a workout video: its segments, reps and score sheet."
     start = time.perf_counter()
     info = check_workout_video(video)
+    announced_states(movements)                                # a misspelt movement is refused before any tracking
     model, rep_classifier = load_judge(model, rep_classifier)
     track = track_video(video, workers, models_dir, cache, progress, on_frame)
     posed = time.perf_counter()
-    j = judge_track(track, info.fps, model, str(video), counter, rep_classifier)
+    j = judge_track(track, info.fps, model, str(video), counter, rep_classifier, movements)
     j.timings = {'pose': posed - start, 'judge': j.timings['judge'], 'total': time.perf_counter() - start}
     return j
 
@@ -705,6 +735,7 @@ def judge_upload(data: bytes, # the uploaded file
                  rep_classifier: KeypointClassifier | None = None, # names each segment from its reps
                  max_bytes: int = MAX_UPLOAD_BYTES, # larger uploads are refused
                  on_frame: Callable[[int, int], None] | None = None, # called with (frames done, frames in all)
+                movements: Sequence[str] | str | None = None, # the workout's announced movements; None: any
                 ) -> tuple[Judgement, Path, Path]:
     "Judge an uploaded workout: its `Judgement` (named `name`), the annotated mp4 and the timeline png in `out_dir`."
     if len(data) > max_bytes:
@@ -714,7 +745,8 @@ def judge_upload(data: bytes, # the uploaded file
     source = out_dir/('upload' + (suffix if suffix[1:].isalnum() else '.mp4'))
     source.write_bytes(data)
     try:
-        j = judge_video(source, model, cache=False, progress=False, rep_classifier=rep_classifier, on_frame=on_frame)
+        j = judge_video(source, model, cache=False, progress=False, rep_classifier=rep_classifier, on_frame=on_frame,
+                        movements=movements)
         j.video = name
         annotated = annotate_video(source, j, out_dir/'judged.mp4')
     finally: source.unlink(missing_ok=True)

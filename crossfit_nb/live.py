@@ -12,13 +12,13 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
                                  draw_status, judge_track, judgement_from_segments, load_judge, phase_reps)
-from .judging import frame_features
+from .judging import announced_states, frame_features, restrict_states
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
 from .synthetic import MIN_REP_FRAMES
@@ -182,12 +182,15 @@ class LiveJudge:
                  models_dir: Path | str | None = None, # the BlazePose files
                  rep_classifier: KeypointClassifier | Path | str | None = None, # names the final segments (as `judge_video`)
                  lag: int = LIVE_LAG, hop: int = LIVE_HOP, context: int = LIVE_CONTEXT,
-                 switch_penalty: float = 12.0, min_segment: int = MIN_REP_FRAMES):
+                 switch_penalty: float = 12.0, min_segment: int = MIN_REP_FRAMES,
+                 movements: Sequence[str] | str | None = None, # the workout's announced movements (`announced_states`); None: any
+                ):
         if hop < 1 or lag < 0 or context < lag + 2*hop: raise ValueError(f"hop {hop} >= 1, lag {lag} >= 0 and context {context} >= lag + 2*hop are needed")
         self.model, rep_classifier = load_judge(model, rep_classifier)
         self._estimator, self.models_dir, self.rep_classifier = estimator, models_dir, rep_classifier
         self.fps, self.lag, self.hop, self.context = float(fps), lag, hop, context
         self.switch_penalty, self.min_segment = switch_penalty, min_segment
+        self.movements, self.allowed = movements, announced_states(movements)
         self.reset()
 
     def reset(self) -> None:
@@ -220,6 +223,7 @@ class LiveJudge:
         try: probs, phase = self.model(frame_features(*self.grid.arrays(a)))
         except NoAthleteError:
             probs, phase = np.eye(len(STATES), dtype=np.float32)[np.full(n - a, REST_ID)], np.zeros((n - a, 2), np.float32)
+        if self.movements is not None: probs = restrict_states(probs, self.allowed)
         self.viterbi.push(probs[done - a:upto - a])
         self._phase.extend(phase[done - a:upto - a]); self._probs.extend(probs[done - a:upto - a])
         self._segment(final=False)
@@ -285,7 +289,7 @@ class LiveJudge:
                                             pose_found=float(np.mean([r[2] >= 0.5 for r in self.rows])))
         lm, vis, pres, det = (np.stack(c) for c in zip(*self.rows))
         track = PoseTrack(lm.astype(np.float32), vis.astype(np.float32), pres.astype(np.float32), det)
-        j = judge_track(track, self.fps, self.model, video, rep_classifier=self.rep_classifier)
+        j = judge_track(track, self.fps, self.model, video, rep_classifier=self.rep_classifier, movements=self.movements)
         j.timings = {'live': time.perf_counter() - self.started, **j.timings}
         return j
 

@@ -14,12 +14,12 @@ import threading
 import uuid
 from pathlib import Path
 
-from .core import GLOSSARY, ProjectError
+from .core import GLOSSARY, LABELS, ProjectError
 from .video import VideoError
 from .inference import Classifier, timings_text
 from .lambda_handler import BadRequest, decode_video, predict_payload
 from .figures import prediction_figure
-from .judging import MAX_UPLOAD_BYTES, JudgeModel, judge_upload, load_judge
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, announced_states, judge_upload, load_judge
 from .keypoint_model import KeypointClassifier
 
 # %% auto #0
@@ -65,23 +65,27 @@ class WorkoutJobs:
 
     def start(self, contents: str, # the upload as a data URL (what `dcc.Upload` gives)
               filename: str | None, # its file name
+              movements: list[str] | None = None, # the workout's announced movements (none: any)
              ) -> str:
         "Start judging an upload; the job's id (`BadRequest` when the upload is not a bounded base64 file)."
         data, name = decode_video({'video': contents}, self.max_bytes), filename or 'workout.mp4'
+        movements = list(movements or []) or None               # an empty choice: any movement
+        try: announced_states(movements)
+        except ValueError as e: raise BadRequest(str(e)) from None
         job = uuid.uuid4().hex[:12]
         with self._lock:
             finished = [k for k, v in self.jobs.items() if v['finished']]
             for old in finished[:max(0, len(finished) - self.keep)]:
                 shutil.rmtree(self.work_dir/old, ignore_errors=True); del self.jobs[old]
             self.jobs[job] = dict(name=name, done=0, total=0, finished=False, error='', judgement=None)
-        threading.Thread(target=self._run, args=(job, data, name), daemon=True).start()
+        threading.Thread(target=self._run, args=(job, data, name, movements), daemon=True).start()
         return job
 
-    def _run(self, job: str, data: bytes, name: str) -> None:
+    def _run(self, job: str, data: bytes, name: str, movements: list[str] | None) -> None:
         state = self.jobs[job]
         def on_frame(done, total): state.update(done=done, total=total)
         try: state['judgement'] = judge_upload(data, name, self.model, self.work_dir/job, self.rep_classifier,
-                                               self.max_bytes, on_frame)[0]
+                                               self.max_bytes, on_frame, movements)[0]
         except (ProjectError, ValueError) as e: state['error'] = str(e) if name in str(e) else f"{name}: {e}"
         except Exception as e: state['error'] = f"{name}: judging failed ({type(e).__name__}: {e})"
         finally: state['finished'] = True
@@ -125,6 +129,8 @@ def _wod_tab(limit: str):
                    children=html.Div(['Arrastra un WOD entero aquí o ', html.A('elige un archivo'), f' (máx. {limit})']),
                    style={'borderWidth': '2px', 'borderStyle': 'dashed', 'borderRadius': '8px',
                           'padding': '24px', 'textAlign': 'center', 'margin': '12px 0'}),
+        dcc.Dropdown(id='wod-movements', options=list(LABELS), multi=True,
+                     placeholder='Movimientos del WOD, si se conocen (sin elegir: cualquiera de los nueve)'),
         html.Div(id='wod-error', style={'color': '#b00', 'fontWeight': 'bold'}),
         html.Progress(id='wod-progress', value='0', max='1', style={'width': '100%', 'display': 'none'}),
         html.P(id='wod-status'), dcc.Store(id='wod-job'), dcc.Interval(id='wod-poll', interval=500, disabled=True),
@@ -201,9 +207,10 @@ def _judging_callbacks(app, jobs: WorkoutJobs) -> None:
 
     @app.callback([Output('wod-job', 'data'), Output('wod-poll', 'disabled'), Output('wod-error', 'children'),
                    Output('wod-sheet', 'children', allow_duplicate=True), Output('wod-status', 'children', allow_duplicate=True)],
-                  Input('wod-upload', 'contents'), State('wod-upload', 'filename'), prevent_initial_call=True)
-    def _start(contents, filename):
-        try: return jobs.start(contents, filename), False, '', None, f"{filename}: subido, empezando…"
+                  Input('wod-upload', 'contents'), State('wod-upload', 'filename'), State('wod-movements', 'value'),
+                  prevent_initial_call=True)
+    def _start(contents, filename, movements):
+        try: return jobs.start(contents, filename, movements), False, '', None, f"{filename}: subido, empezando…"
         except BadRequest as e: return None, True, f"{filename}: {e}", None, ''
 
     @app.callback([Output('wod-progress', 'value'), Output('wod-progress', 'style'), Output('wod-status', 'children'),

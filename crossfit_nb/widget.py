@@ -15,7 +15,7 @@ from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import display
 
-from .core import GLOSSARY
+from .core import GLOSSARY, LABELS
 from .video import VideoError
 from .inference import Classifier, Prediction, timings_text
 from .figures import prediction_figure
@@ -118,12 +118,15 @@ class WorkoutWidget:
         self.max_bytes = max_bytes
         self.work_dir, self.judgement = Path(work_dir or tempfile.mkdtemp(prefix='crossfit-wod-')), None
         self.upload = widgets.FileUpload(accept='video/*', multiple=False, description='Subir WOD')
+        self.movements = widgets.SelectMultiple(options=LABELS, rows=len(LABELS), description='Movimientos:',
+                                                tooltip='los del WOD, si se conocen (ninguno elegido: cualquiera)')
         self.progress = widgets.FloatProgress(value=0, min=0, max=1, description='Pose:', layout=widgets.Layout(display='none'))
         self.status, self.error, self.sheet = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.timeline = widgets.Image(format='png', layout=widgets.Layout(max_width='100%', display='none'))
         self.video = widgets.Video(value=b'', format='mp4', autoplay=False, controls=True, width=480)
         self.upload.observe(self._on_upload, 'value')
-        self.ui = widgets.VBox([widgets.HTML(f"<small>un WOD entero, hasta {max_bytes/2**20:.0f} MB</small>"), self.upload,
+        self.ui = widgets.VBox([widgets.HTML(f"<small>un WOD entero, hasta {max_bytes/2**20:.0f} MB; si se conocen sus movimientos, "
+                                             "elígelos antes de subirlo (Ctrl+clic para varios)</small>"), self.movements, self.upload,
                                 self.progress, self.status, self.error, self.sheet, self.timeline, self.video])
 
     def _on_frame(self, done: int, total: int) -> None:
@@ -132,12 +135,13 @@ class WorkoutWidget:
             self.status.value = f"<small>puntos clave de {done}/{total} fotogramas</small>"
 
     def judge(self, data: bytes, name: str) -> Judgement | None:
-        "Judge the workout `data` (named `name`) and show it, or the error; return the judgement or None."
+        "Judge the workout `data` (named `name`), its movements those chosen (none: any), and show it, or the error; return the judgement or None."
         self.judgement, self.video.value, self.timeline.value = None, b'', b''
         self.sheet.value = self.error.value = self.status.value = ''
         self.timeline.layout.display, self.progress.value, self.progress.layout.display = 'none', 0.0, 'flex'
         try: j, annotated, timeline = judge_upload(data, name, self.model, self.work_dir/uuid.uuid4().hex[:12],
-                                                   self.rep_classifier, self.max_bytes, self._on_frame)
+                                                   self.rep_classifier, self.max_bytes, self._on_frame,
+                                                   list(self.movements.value) or None)
         except (ProjectError, ValueError) as e:
             self.error.value = f"<b style='color:#b00'>Error:</b> {html.escape(str(e) if name in str(e) else f'{name}: {e}')}"
             return None

@@ -107,6 +107,13 @@ def test_judge_command_json_annotated_video_and_timeline(workouts, judge_model, 
     assert video.with_name(f'{video.stem}.track.npz').exists()                                # --cache kept the keypoints
     text = run_cli('judge', video, '--judge-model', judge_model, '--no-progress', '--cache').stdout      # the score sheet as text
     assert 'score sheet:' in text and all(m in text for m in totals)
+    from crossfit_nb.synthetic import WORKOUTS
+    judge = lambda movements: json.loads(run_cli('judge', video, '--judge-model', judge_model, '--json', '--no-progress', '--cache',
+                                                 '--movements', movements).stdout)
+    announced = judge(gt['workout'])                                                           # the workout's own movements
+    assert set(announced['totals']) <= set(gt['counts']) and abs(sum(announced['totals'].values()) - len(gt['reps'])) <= 2
+    other = next(w for w, ms in WORKOUTS.items() if not set(ms) & set(gt['counts']))          # a workout with none of them
+    assert set(judge(','.join(WORKOUTS[other]))['totals']) <= set(WORKOUTS[other])
 
 
 def test_judge_any_frame_rate(workouts, judge_model, tmp_path):
@@ -145,6 +152,8 @@ def test_judge_bad_inputs(judge_model, tmp_path):
         assert not out.exists() and 'Traceback' not in r.stderr
     r = run_cli('judge', nobody, '--judge-model', judge_model, '--counter', 'magic', check=False)
     assert r.returncode == 2 and 'counter' in r.stderr
+    r = run_cli('judge', nobody, '--judge-model', judge_model, '--movements', 'thruster,pull-up', check=False)
+    assert r.returncode == 2 and "'pull-up'" in r.stderr and 'Traceback' not in r.stderr
     r = run_cli('judge', nobody, '--judge-model', tmp_path/'notes.mp4', check=False)
     assert r.returncode == 2 and 'not a TFLite model' in r.stderr
 
@@ -179,7 +188,8 @@ def test_stream_bad_inputs(judge_model, tmp_path):
     nobody = write_video(tmp_path/'nobody.mp4', numbered_frames(40, 96, 160))
     for args, message in [((tmp_path/'notes.mp4',), 'not a readable video'), ((tmp_path/'missing.mp4',), 'not found'),
                           (('--camera', '7'), 'camera 7: not available'), ((), 'give a VIDEO or --camera'),
-                          ((nobody, '--camera', '0'), 'give a VIDEO or --camera'), ((nobody,), 'no athlete')]:
+                          ((nobody, '--camera', '0'), 'give a VIDEO or --camera'), ((nobody,), 'no athlete'),
+                          ((nobody, '--movements', 'pull-up'), "'pull-up'")]:
         r = run_cli('stream', *args, '--judge-model', judge_model, check=False)
         assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith('error:') and message in r.stderr, (args, r.stderr)
         assert 'Traceback' not in r.stderr
@@ -192,21 +202,26 @@ def test_app_judges_an_uploaded_workout_with_progress(browser, tiny_models, work
     from crossfit_nb.testing import running_app
     from crossfit_nb.webapp import WorkoutJobs, create_app
     from test_browser import SCREENSHOTS
+    from crossfit_nb.synthetic import WORKOUTS
     cfg, _, held_out = workouts
     video = held_out[1]
-    want = judge_video(video, judge_model, progress=False)                 # the reference (keypoints cached beside the video)
+    announced = WORKOUTS[json.loads((cfg.groundtruth_dir/f'{video.stem}.json').read_text())['workout']]
+    want = judge_video(video, judge_model, progress=False, movements=announced)    # the reference (keypoints cached beside the video)
     jobs = WorkoutJobs(judge_model, work_dir=tmp_path/'jobs', max_bytes=video.stat().st_size + 10)
     with running_app(create_app(Classifier.load(tiny_models['tflite float32']), jobs=jobs)) as url:
         page = browser.new_page(viewport={'width': 900, 'height': 1400})
         page.goto(url, wait_until='networkidle')
         page.click('text=Juzgar WOD')
+        for m in announced:                                                # the workout's movements, typed into the dropdown
+            page.click('#wod-movements'); page.keyboard.type(m); page.keyboard.press('Enter')
+        assert all(m in page.inner_text('#wod-movements') for m in announced), page.inner_text('#wod-movements')
         page.set_input_files('#wod-upload input[type=file]', str(video))
         page.wait_for_function("document.querySelector('#wod-status').innerText.includes('fotogramas (')", timeout=60000)
         seen = page.inner_text('#wod-status')                              # progress while the pose runs
         assert video.name in seen and '/' in seen, seen
         page.wait_for_selector('.score-sheet', timeout=180000)
         rows = [r.split('\t') for r in page.locator('.score-sheet tbody tr').all_inner_texts()]
-        assert {r[0]: int(r[-1]) for r in rows} == want.totals
+        assert {r[0]: int(r[-1]) for r in rows} == want.totals and set(want.totals) <= set(announced)
         assert page.locator('.segments li').count() == len(want.segments)
         assert page.evaluate("document.querySelector('#wod-timeline').naturalWidth") > 300
         src = page.get_attribute('#wod-video', 'src')
@@ -234,16 +249,20 @@ def test_widget_judges_an_uploaded_workout(workouts, judge_model, tmp_path):
     from crossfit_nb.judging import judge_video
     from crossfit_nb.video import probe_video
     from crossfit_nb.widget import WorkoutWidget
-    _, _, held_out = workouts
+    from crossfit_nb.synthetic import WORKOUTS
+    cfg, _, held_out = workouts
     video = held_out[2]
-    want = judge_video(video, judge_model, progress=False)
+    other = WORKOUTS['nasty-nancy']                                           # announced wrongly: only ohs can be named
+    want = judge_video(video, judge_model, progress=False, movements=other)
     w = WorkoutWidget(judge_model, work_dir=tmp_path, max_bytes=video.stat().st_size)
+    w.movements.value = other
     seen = []
     w.progress.observe(lambda change: seen.append(change['new']), 'value')
     data = video.read_bytes()
     w.upload.value = ({'name': video.name, 'type': 'video/mp4', 'size': len(data), 'content': memoryview(data),
                        'last_modified': datetime.datetime.now(datetime.timezone.utc)},)
     assert w.judgement is not None and w.judgement.totals == want.totals and w.error.value == ''
+    assert set(want.totals) <= set(other)
     assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] == 1.0           # the bar moved as the pose ran
     assert all(f"<td>{m}</td>" in w.sheet.value and f"<td>{n}</td>" in w.sheet.value for m, n in want.totals.items())
     assert w.timeline.value[:8] == b'\x89PNG\r\n\x1a\n' and w.progress.layout.display == 'none'
