@@ -292,6 +292,7 @@ def judge_command(
     if json_output: typer.echo(json.dumps(j.to_dict(), indent=1, ensure_ascii=False)); return
     typer.echo(f"{video}: {j.frame_count} frames at {j.fps:g} frames/s ({j.frame_count/j.fps:.1f} s), "
                f"pose found on {j.pose_found:.0%} of them; judged in {j.timings['total']:.1f} s")
+    if j.movements: typer.echo(f"announced movements: {', '.join(j.movements)} (only they are named)")
     for s in j.segments:
         typer.echo(f"  {s['start_s']:7.1f}-{s['end_s']:7.1f} s  {s['movement']:<18} {s['count']:3d} reps  "
                    f"(confidence {s['confidence']:.2f})")

@@ -33,8 +33,8 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'track_video', 'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi', 'timeline_segments',
-           'announced_states', 'restrict_states', 'phase_reps', 'period_count', 'Judgement', 'rep_votes',
-           'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video', 'boundary_matches',
+           'announced_states', 'announced_names', 'restrict_states', 'phase_reps', 'period_count', 'Judgement',
+           'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video', 'boundary_matches',
            'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure', 'draw_status', 'annotate_video',
            'judge_upload']
 
@@ -396,6 +396,11 @@ def announced_states(movements: Sequence[str] | str | None = None, # movements, 
                          f"{', '.join(LABELS)}, or a workout ({', '.join(WORKOUTS)})")
     return np.isin(np.array(STATES), [*movements, REST])
 
+def announced_names(movements: Sequence[str] | str | None = None, # as for `announced_states`
+                   ) -> list[str] | None:
+    "The announced movements by name, in the order of `LABELS` (None when none are announced)."
+    return None if movements is None else [m for m, ok in zip(LABELS, announced_states(movements)) if ok]
+
 def restrict_states(probabilities: np.ndarray, # [T, S] per-frame state probabilities
                     allowed: np.ndarray, # [S] the states a frame may be in (`announced_states`)
                    ) -> np.ndarray:
@@ -463,6 +468,7 @@ class Judgement:
     counts: np.ndarray = field(repr=False)       # [frame_count] reps done so far in the frame's segment
     timings: dict = field(default_factory=dict)
     pose_found: float = 1.0                      # share of frames with a pose
+    movements: list | None = None                # the announced movements (None: any of the nine)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -480,7 +486,7 @@ class Judgement:
         "The judgement as plain JSON types."
         return dict(video=self.video, fps=self.fps, frame_count=self.frame_count,
                     duration_s=round(self.frame_count/self.fps, 3), totals=self.totals, segments=self.segments,
-                    pose_found=round(float(self.pose_found), 4), timings={k: round(v, 3) for k, v in self.timings.items()})
+                    pose_found=round(float(self.pose_found), 4), movements=self.movements, timings={k: round(v, 3) for k, v in self.timings.items()})
 
 # %% ../nbs/45_judging.ipynb #2aeed560
 def rep_votes(keypoints: tuple, # (keypoints [T,17,2], visibility [T,17], found [T]) on the 30 frames/s grid
@@ -564,7 +570,7 @@ def judge_track(track: PoseTrack, # the pose of every frame of the video
     segments, _, _ = judge_features(frame_features(*keypoints), model, counter=counter, rep_classifier=rep_classifier,
                                     keypoints=keypoints, movements=movements)
     return judgement_from_segments(segments, video, fps, len(track.found), timings={'judge': time.perf_counter() - start},
-                                   pose_found=float(track.found.mean()))
+                                   pose_found=float(track.found.mean()), movements=announced_names(movements))
 
 def judge_video(video: Path | str, # a whole workout video (any length up to `MAX_JUDGE_SECONDS`, any rate and size)
                 model: JudgeModel | Path | str, # the per-frame model or its .tflite

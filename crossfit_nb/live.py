@@ -18,7 +18,7 @@ import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
                                  draw_status, judge_track, judgement_from_segments, load_judge, phase_reps)
-from .judging import announced_states, frame_features, restrict_states
+from .judging import announced_names, announced_states, frame_features, restrict_states
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
 from .synthetic import MIN_REP_FRAMES
@@ -286,7 +286,8 @@ class LiveJudge:
         segments = [dict(state=s, start=a, end=b, confidence=float(self.probs[a:b + 1, s].mean()), reps=reps)
                     for s, a, b, reps in self.closed]
         self.live = judgement_from_segments(segments, video, self.fps, len(self.rows),
-                                            pose_found=float(np.mean([r[2] >= 0.5 for r in self.rows])))
+                                            pose_found=float(np.mean([r[2] >= 0.5 for r in self.rows])),
+                                            movements=announced_names(self.movements))
         lm, vis, pres, det = (np.stack(c) for c in zip(*self.rows))
         track = PoseTrack(lm.astype(np.float32), vis.astype(np.float32), pres.astype(np.float32), det)
         j = judge_track(track, self.fps, self.model, video, rep_classifier=self.rep_classifier, movements=self.movements)
