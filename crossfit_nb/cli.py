@@ -317,8 +317,8 @@ def stream_command(
     with user_errors():
         if (video is None) == (camera is None): raise ValueError("give a VIDEO or --camera N (one of them)")
         model_path, pose_model = judging_models(judge_model, pose_model, runs_dir, preset)
-        from crossfit_nb.judging import announced_states
-        announced_states(movements)                      # a misspelt movement is refused before the camera opens
+        from crossfit_nb.judging import announced_names
+        movements = announced_names(movements)           # checked before the camera opens, then passed as names
         fps, frames = video_frames(video, camera)
         judge = LiveJudge(model_path, fps, rep_classifier=pose_model, lag=max(1, round(lag*30)), movements=movements)
         source = str(video) if video is not None else f'camera {camera}'

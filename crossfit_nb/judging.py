@@ -33,7 +33,7 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'track_video', 'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi', 'timeline_segments',
-           'announced_states', 'announced_names', 'restrict_states', 'phase_reps', 'period_count', 'Judgement',
+           'announced_names', 'announced_states', 'restrict_states', 'phase_reps', 'period_count', 'Judgement',
            'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video', 'boundary_matches',
            'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure', 'draw_status', 'annotate_video',
            'judge_upload']
@@ -383,10 +383,10 @@ def timeline_segments(path: np.ndarray, # [T] states (`viterbi`)
     return [tuple(r) for r in merged if r[2] - r[1] + 1 >= min_frames]
 
 # %% ../nbs/45_judging.ipynb #23b6769b
-def announced_states(movements: Sequence[str] | str | None = None, # movements, a comma-separated list of them or a workout's name (`WORKOUTS`); None: any
-                    ) -> np.ndarray:
-    "Which states [S] a frame may be in: the announced movements and rest (every state when none are announced)."
-    if movements is None: return np.ones(len(STATES), bool)
+def announced_names(movements: Sequence[str] | str | None = None, # movements, a comma-separated list of them or a workout's name (`WORKOUTS`); None: any
+                   ) -> list[str] | None:
+    "The announced movements by name, checked, in the order of `LABELS` (None when none are announced)."
+    if movements is None: return None
     if isinstance(movements, str):
         name = movements.strip()
         movements = WORKOUTS[name] if name in WORKOUTS else [m.strip() for m in name.split(',') if m.strip()]
@@ -394,12 +394,13 @@ def announced_states(movements: Sequence[str] | str | None = None, # movements, 
     if unknown or not len(movements):
         raise ValueError(f"announced movements: {', '.join(map(repr, unknown)) or 'none given'}; name one or more of "
                          f"{', '.join(LABELS)}, or a workout ({', '.join(WORKOUTS)})")
-    return np.isin(np.array(STATES), [*movements, REST])
+    return [m for m in LABELS if m in movements]
 
-def announced_names(movements: Sequence[str] | str | None = None, # as for `announced_states`
-                   ) -> list[str] | None:
-    "The announced movements by name, in the order of `LABELS` (None when none are announced)."
-    return None if movements is None else [m for m, ok in zip(LABELS, announced_states(movements)) if ok]
+def announced_states(movements: Sequence[str] | str | None = None, # as for `announced_names`
+                    ) -> np.ndarray:
+    "Which states [S] a frame may be in: the announced movements and rest (every state when none are announced)."
+    names = announced_names(movements)
+    return np.ones(len(STATES), bool) if names is None else np.isin(np.array(STATES), [*names, REST])
 
 def restrict_states(probabilities: np.ndarray, # [T, S] per-frame state probabilities
                     allowed: np.ndarray, # [S] the states a frame may be in (`announced_states`)
@@ -586,7 +587,7 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
     "Judge a workout video: its segments, reps and score sheet."
     start = time.perf_counter()
     info = check_workout_video(video)
-    announced_states(movements)                                # a misspelt movement is refused before any tracking
+    movements = announced_names(movements)                     # checked before any tracking, then passed as names
     model, rep_classifier = load_judge(model, rep_classifier)
     track = track_video(video, workers, models_dir, cache, progress, on_frame)
     posed = time.perf_counter()

@@ -19,7 +19,7 @@ from .video import VideoError
 from .inference import Classifier, timings_text
 from .lambda_handler import BadRequest, decode_video, predict_payload
 from .figures import prediction_figure
-from .judging import MAX_UPLOAD_BYTES, JudgeModel, announced_states, judge_upload, load_judge
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, announced_names, judge_upload, load_judge
 from .keypoint_model import KeypointClassifier
 
 # %% auto #0
@@ -69,8 +69,7 @@ class WorkoutJobs:
              ) -> str:
         "Start judging an upload; the job's id (`BadRequest` when the upload is not a bounded base64 file)."
         data, name = decode_video({'video': contents}, self.max_bytes), filename or 'workout.mp4'
-        movements = list(movements or []) or None               # an empty choice: any movement
-        try: announced_states(movements)
+        try: movements = announced_names(movements or None)       # an empty choice: any movement
         except ValueError as e: raise BadRequest(str(e)) from None
         job = uuid.uuid4().hex[:12]
         with self._lock:
