@@ -36,7 +36,7 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'announced_names', 'announced_states', 'restrict_states', 'phase_reps', 'period_count', 'Judgement',
            'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video', 'boundary_matches',
            'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure', 'draw_status', 'annotate_video',
-           'judge_upload']
+           'judge_upload', 'upload_status']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -762,3 +762,11 @@ def judge_upload(data: bytes, # the uploaded file
     fig.savefig(out_dir/'timeline.png', dpi=110); plt.close(fig)
     return j, annotated, out_dir/'timeline.png'
 
+
+# %% ../nbs/45_judging.ipynb #b7c1e0a2
+def upload_status(judgement: Judgement) -> str:
+    "The Spanish status line of a judged upload: its length, the time taken, the pose found and the announced movements."
+    j = judgement
+    text = (f"{j.video}: {j.frame_count} fotogramas ({j.frame_count/j.fps:.1f} s) juzgados en {j.timings['total']:.1f} s; "
+            f"pose encontrada en el {j.pose_found:.0%}")
+    return text + (f"; movimientos anunciados: {', '.join(j.movements)}" if j.movements else '')

@@ -19,7 +19,7 @@ from .video import VideoError
 from .inference import Classifier, timings_text
 from .lambda_handler import BadRequest, decode_video, predict_payload
 from .figures import prediction_figure
-from .judging import MAX_UPLOAD_BYTES, JudgeModel, announced_names, judge_upload, load_judge
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, announced_names, judge_upload, load_judge, upload_status
 from .keypoint_model import KeypointClassifier
 
 # %% auto #0
@@ -226,9 +226,7 @@ def _judging_callbacks(app, jobs: WorkoutJobs) -> None:
                     False, '', no_update, no_update, hidden, no_update, hidden)
         if st['error']: return '0', bar, '', True, st['error'], None, None, hidden, None, hidden
         j = st['judgement']
-        done = (f"{st['name']}: {j.frame_count} fotogramas ({j.frame_count/j.fps:.1f} s) juzgados en {j.timings['total']:.1f} s; "
-                f"pose encontrada en el {j.pose_found:.0%}")
-        return ('1', bar, done, True, '', _sheet(j), f'/wod/{job}/timeline.png', block, f'/wod/{job}/judged.mp4', block)
+        return ('1', bar, upload_status(j), True, '', _sheet(j), f'/wod/{job}/timeline.png', block, f'/wod/{job}/judged.mp4', block)
 
     @app.server.get('/wod/<job>/<name>')
     def _wod_file(job, name):

@@ -20,7 +20,7 @@ from .video import VideoError
 from .inference import Classifier, Prediction, timings_text
 from .figures import prediction_figure
 from .core import ProjectError
-from .judging import MAX_UPLOAD_BYTES, JudgeModel, Judgement, judge_upload, load_judge
+from .judging import MAX_UPLOAD_BYTES, JudgeModel, Judgement, judge_upload, load_judge, upload_status
 from .keypoint_model import KeypointClassifier
 
 # %% auto #0
@@ -147,8 +147,7 @@ class WorkoutWidget:
             return None
         finally: self.progress.layout.display = 'none'
         self.judgement = j
-        self.status.value = (f"<small>{html.escape(name)}: {j.frame_count} fotogramas ({j.frame_count/j.fps:.1f} s) juzgados en "
-                             f"{j.timings['total']:.1f} s; pose encontrada en el {j.pose_found:.0%}</small>")
+        self.status.value = f"<small>{html.escape(upload_status(j))}</small>"
         self.sheet.value = score_sheet_html(j)
         self.timeline.value, self.timeline.layout.display = timeline.read_bytes(), 'block'
         self.video.value = annotated.read_bytes()

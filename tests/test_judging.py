@@ -225,6 +225,7 @@ def test_app_judges_an_uploaded_workout_with_progress(browser, tiny_models, work
         rows = [r.split('\t') for r in page.locator('.score-sheet tbody tr').all_inner_texts()]
         assert {r[0]: int(r[-1]) for r in rows} == want.totals and set(want.totals) <= set(announced)
         assert page.locator('.segments li').count() == len(want.segments)
+        assert f"movimientos anunciados: {', '.join(want.movements)}" in page.inner_text('#wod-status'), page.inner_text('#wod-status')
         assert page.evaluate("document.querySelector('#wod-timeline').naturalWidth") > 300
         src = page.get_attribute('#wod-video', 'src')
         page.wait_for_function("document.querySelector('#wod-video').readyState >= 1", timeout=30000)
@@ -265,6 +266,7 @@ def test_widget_judges_an_uploaded_workout(workouts, judge_model, tmp_path):
                        'last_modified': datetime.datetime.now(datetime.timezone.utc)},)
     assert w.judgement is not None and w.judgement.totals == want.totals and w.error.value == ''
     assert set(want.totals) <= set(other)
+    assert f"movimientos anunciados: {', '.join(want.movements)}" in w.status.value, w.status.value
     assert len(seen) >= 10 and seen == sorted(seen) and seen[-1] == 1.0           # the bar moved as the pose ran
     assert all(f"<td>{m}</td>" in w.sheet.value and f"<td>{n}</td>" in w.sheet.value for m, n in want.totals.items())
     assert w.timeline.value[:8] == b'\x89PNG\r\n\x1a\n' and w.progress.layout.display == 'none'
