@@ -296,7 +296,7 @@ def judge_command(
     for s in j.segments:
         typer.echo(f"  {s['start_s']:7.1f}-{s['end_s']:7.1f} s  {s['movement']:<18} {s['count']:3d} reps  "
                    f"(confidence {s['confidence']:.2f})")
-    typer.echo("score sheet:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in j.totals.items()) if j.totals else "score sheet: no reps found")
+    typer.echo(j.sheet_text())
     for path in (out, timeline):
         if path is not None: typer.echo(f"wrote {path}")
 
@@ -339,7 +339,7 @@ def stream_command(
     typer.echo(f"{source}: {j.frame_count} frames at {j.fps:g} frames/s judged live at {rate:.1f} frames/s "
                f"({rate/j.fps:.2f}x real time), each decided {judge.lag/30:.1f} s after it was seen")
     typer.echo("live count:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in judge.live_totals.items()) if judge.live_totals else "live count: no reps")
-    typer.echo("score sheet:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in j.totals.items()) if j.totals else "score sheet: no reps found")
+    typer.echo(j.sheet_text())
     if out is not None: typer.echo(f"wrote {out}")
 
 # %% ../nbs/90_cli.ipynb #f38cc364

@@ -460,7 +460,7 @@ def period_count(embeddings: np.ndarray, # [T, D] per-frame embeddings of one se
 # %% ../nbs/45_judging.ipynb #aabf1220
 @dataclass
 class Judgement:
-    "A judged workout: `segments` (movement, frames, seconds, confidence, reps), per-frame states and counts, timings."
+    "A judged workout: `segments` (movement, frames, seconds, confidence, reps), `uncounted` ones, per-frame states and counts, timings."
     video: str
     fps: float
     frame_count: int
@@ -470,6 +470,7 @@ class Judgement:
     timings: dict = field(default_factory=dict)
     pose_found: float = 1.0                      # share of frames with a pose
     movements: list | None = None                # the announced movements (None: any of the nine)
+    uncounted: list = field(default_factory=list) # timeline segments of a movement in which no complete rep was seen
 
     @property
     def totals(self) -> dict[str, int]:
@@ -487,7 +488,14 @@ class Judgement:
         "The judgement as plain JSON types."
         return dict(video=self.video, fps=self.fps, frame_count=self.frame_count,
                     duration_s=round(self.frame_count/self.fps, 3), totals=self.totals, segments=self.segments,
-                    pose_found=round(float(self.pose_found), 4), movements=self.movements, timings={k: round(v, 3) for k, v in self.timings.items()})
+                    pose_found=round(float(self.pose_found), 4), movements=self.movements, uncounted=self.uncounted,
+                    timings={k: round(v, 3) for k, v in self.timings.items()})
+
+    def sheet_text(self) -> str:
+        "The score sheet as text: reps per movement, and what was seen without a complete rep."
+        text = "score sheet:" + ''.join(f"\n  {m:<18} {n:3d}" for m, n in self.totals.items()) if self.totals else "score sheet: no reps found"
+        seen = [f"{u['movement']} {u['start_s']:.1f}-{u['end_s']:.1f} s" for u in self.uncounted]
+        return text + (f"\nseen without a complete rep (not counted): {', '.join(seen)}" if seen else '')
 
 # %% ../nbs/45_judging.ipynb #2aeed560
 def rep_votes(keypoints: tuple, # (keypoints [T,17,2], visibility [T,17], found [T]) on the 30 frames/s grid
@@ -514,12 +522,12 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
                    keypoints: tuple | None = None, # (keypoints, visibility, found) on the grid, for `rep_classifier`
                    movements: Sequence[str] | str | None = None, # the workout's announced movements (`announced_states`); None: any
                   ) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    "Segments (30 frames/s indices) with reps, the per-frame path, and the per-frame state probabilities."
+    "Segments (30 frames/s indices) with reps, then those with none, the per-frame path, and the per-frame state probabilities."
     allowed = announced_states(movements)
     probs, phase = model(features)
     if movements is not None: probs = restrict_states(probs, allowed)
     path = viterbi(probs, switch_penalty)
-    segments = []
+    segments, uncounted = [], []
     for state, a, b in timeline_segments(path, max_gap, min_segment):
         lo, hi = max(a - 15, 0), min(b + 15, len(path) - 1)
         if counter == 'phase': reps = [(s + lo, e + lo) for s, e in phase_reps(phase[lo:hi + 1], a - lo, b - lo)]
@@ -527,7 +535,10 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
             n, period = period_count(features[a:b + 1, :17*2 + len(LIMBS)*2])
             reps = [(int(a + round(k*period)), int(min(b, a + round((k + 1)*period) - 1))) for k in range(n)]
         else: raise ValueError(f"counter {counter!r}: choose 'phase' or 'period'")
-        if not reps: continue
+        if not reps:                                   # the movement was seen, no rep of it completed
+            confidence = float(probs[a:b + 1, state].mean())
+            if confidence >= min_confidence: uncounted.append(dict(state=state, start=a, end=b, confidence=confidence, reps=[]))
+            continue
         segment_probs = probs[a:b + 1, :NUM_CLASSES].mean(0)
         if rep_classifier is not None and keypoints is not None:
             score = rep_votes(keypoints, reps, rep_classifier) + len(reps)*np.log(np.clip(segment_probs, 1e-6, 1))
@@ -539,23 +550,28 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
             last = segments[-1]; n0, n1 = len(last['reps']), len(reps)
             last.update(end=b, reps=last['reps'] + reps, confidence=(last['confidence']*n0 + confidence*n1)/(n0 + n1))
         else: segments.append(dict(state=state, start=a, end=b, confidence=confidence, reps=reps))
-    return segments, path, probs
+    uncounted = [u for u in uncounted if not any(s['start'] <= u['end'] and u['start'] <= s['end'] for s in segments)]  # not inside a merged one
+    return segments + uncounted, path, probs
 
 # %% ../nbs/45_judging.ipynb #f70d513a
 def _to_native(i: int, fps: float, n: int) -> int: return int(min(n - 1, round(i*fps/JUDGE_FPS)))
 
 def judgement_from_segments(segments: list[dict], video: str, fps: float, frame_count: int, **kw) -> Judgement:
-    "A `Judgement` in the video's own frames from segments on the 30 frames/s grid."
-    out, states, counts = [], np.full(frame_count, REST_ID), np.zeros(frame_count, int)
+    "A `Judgement` in the video's own frames from segments on the 30 frames/s grid (those with no reps: `uncounted`)."
+    out, uncounted, states, counts = [], [], np.full(frame_count, REST_ID), np.zeros(frame_count, int)
     for s in segments:
         a, b = _to_native(s['start'], fps, frame_count), _to_native(s['end'], fps, frame_count)
+        if not s['reps']:
+            uncounted.append(dict(movement=STATES[s['state']], start_frame=a, end_frame=b, start_s=round(a/fps, 3),
+                                  end_s=round((b + 1)/fps, 3), confidence=round(s['confidence'], 4)))
+            continue
         reps = [(_to_native(r0, fps, frame_count), _to_native(r1, fps, frame_count)) for r0, r1 in s['reps']]
         states[a:b + 1] = s['state']
         for k, (r0, r1) in enumerate(reps): counts[r1:b + 1] = k + 1
         out.append(dict(movement=STATES[s['state']], start_frame=a, end_frame=b, start_s=round(a/fps, 3),
                         end_s=round((b + 1)/fps, 3), confidence=round(s['confidence'], 4), count=len(reps),
                         reps=[[int(r0), int(r1)] for r0, r1 in reps]))
-    return Judgement(video, float(fps), int(frame_count), out, states, counts, **kw)
+    return Judgement(video, float(fps), int(frame_count), out, states, counts, uncounted=uncounted, **kw)
 
 def judge_track(track: PoseTrack, # the pose of every frame of the video
                 fps: float, # the video's frame rate
@@ -765,8 +781,10 @@ def judge_upload(data: bytes, # the uploaded file
 
 # %% ../nbs/45_judging.ipynb #b7c1e0a2
 def upload_status(judgement: Judgement) -> str:
-    "The Spanish status line of a judged upload: its length, the time taken, the pose found and the announced movements."
+    "The Spanish status line of a judged upload: its length, the time taken, the pose found, the announced movements, what was seen uncounted."
     j = judgement
     text = (f"{j.video}: {j.frame_count} fotogramas ({j.frame_count/j.fps:.1f} s) juzgados en {j.timings['total']:.1f} s; "
             f"pose encontrada en el {j.pose_found:.0%}")
-    return text + (f"; movimientos anunciados: {', '.join(j.movements)}" if j.movements else '')
+    text += f"; movimientos anunciados: {', '.join(j.movements)}" if j.movements else ''
+    seen = [f"{u['movement']} ({u['start_s']:.1f}–{u['end_s']:.1f} s)".replace('.', ',') for u in j.uncounted]
+    return text + (f"; visto sin una repetición completa (no contado): {', '.join(seen)}" if seen else '')

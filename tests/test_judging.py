@@ -88,7 +88,7 @@ def test_judge_command_json_annotated_video_and_timeline(workouts, judge_model, 
     out, timeline = tmp_path/'judged.mp4', tmp_path/'timeline.png'
     r = run_cli('judge', video, '--judge-model', judge_model, '--json', '--out', out, '--timeline', timeline, '--no-progress', '--cache')
     j = json.loads(r.stdout)
-    assert set(j) >= {'video', 'fps', 'frame_count', 'duration_s', 'totals', 'segments', 'pose_found', 'timings'}
+    assert set(j) >= {'video', 'fps', 'frame_count', 'duration_s', 'totals', 'segments', 'uncounted', 'pose_found', 'timings'}
     info = probe_video(video)
     assert j['frame_count'] == info.frame_count and j['fps'] == pytest.approx(info.fps) and j['pose_found'] > 0.9
     previous_end = -1
@@ -97,6 +97,9 @@ def test_judge_command_json_annotated_video_and_timeline(workouts, judge_model, 
         assert s['count'] == len(s['reps']) >= 1 and 0 <= s['confidence'] <= 1
         assert all(s['start_frame'] - 15 <= a <= b <= s['end_frame'] + 15 for a, b in s['reps'])
         previous_end = s['end_frame']
+    for u in j['uncounted']:                       # seen without a complete rep: outside every counted segment
+        assert u['movement'] in STATES[:-1] and 0 <= u['start_frame'] <= u['end_frame'] < j['frame_count']
+        assert all(u['end_frame'] < s['start_frame'] or s['end_frame'] < u['start_frame'] for s in j['segments'])
     totals = {}
     for s in j['segments']: totals[s['movement']] = totals.get(s['movement'], 0) + s['count']
     assert j['totals'] == totals
@@ -131,13 +134,14 @@ def test_judge_any_frame_rate(workouts, judge_model, tmp_path):
     assert agree >= 0.8 and abs(sum(slow.totals.values()) - sum(full.totals.values())) <= 2, (agree, slow.totals, full.totals)
 
 
-def test_judge_a_single_rep(workouts, judge_model, tmp_path):
+def test_judge_a_single_rep(workouts, judge_model):
     from crossfit_nb.synthetic import write_videos
     cfg, _, _ = workouts
     [video] = write_videos(cfg.replace(seed=2000), [dict(name='one-rep', workout='nasty-nancy', movements=['ohs'], rounds=[1])],
                            progress=False)
     j = json.loads(run_cli('judge', video, '--judge-model', judge_model, '--json', '--no-progress').stdout)
     assert sum(j['totals'].values()) == 1 and len(j['segments']) == 1, j['segments']
+    assert j['uncounted'] == [], j['uncounted']
 
 
 def test_judge_bad_inputs(judge_model, tmp_path):
