@@ -28,9 +28,9 @@ from .metrics import correlation_notes, probabilities
 
 # %% auto #0
 __all__ = ['METRIC_NAMES_ES', 'plotly_cdn', 'plotly_html', 'write_plotlyjs', 'figure_bundle', 'save_figure', 'show_figure',
-           'show_table', 'metrics_display', 'per_movement_display', 'heatmap_figures', 'correlation_caption_note',
-           'probabilities_long', 'probabilities_figures', 'error_gallery', 'save_gifs', 'all_figures',
-           'save_all_figures', 'prediction_figure']
+           'table_markdown', 'show_table', 'metrics_display', 'per_movement_display', 'heatmap_figures',
+           'correlation_caption_note', 'probabilities_long', 'probabilities_figures', 'error_gallery', 'save_gifs',
+           'all_figures', 'save_all_figures', 'prediction_figure']
 
 # %% ../nbs/40a_figures.ipynb #db4307f9
 def _png(fig: matplotlib.figure.Figure, dpi: int = 110) -> bytes:
@@ -91,11 +91,16 @@ def show_figure(static: matplotlib.figure.Figure, interactive: go.Figure | None 
     plt.close(static)
     return written
 
+def table_markdown(df: pd.DataFrame, floatfmt: str = '.3f') -> str:
+    "`df` as a Markdown table: floats with `floatfmt`, integer columns as integers, missing values empty."
+    cells = df.astype(object).where(df.notna(), None)       # one type per value: no upcast of integers to floats
+    return cells.to_markdown(floatfmt=floatfmt, missingval='')
+
 def show_table(df: pd.DataFrame, floatfmt: str = '.3f') -> None:
     "Display `df` as one output holding HTML and Markdown (Quarto uses the Markdown for PDF)."
     from IPython.display import display
     data = {'text/html': df.to_html(float_format=lambda v: format(v, floatfmt), na_rep=''), 'text/plain': df.to_string()}
-    try: data['text/markdown'] = df.to_markdown(floatfmt=floatfmt, missingval='')
+    try: data['text/markdown'] = table_markdown(df, floatfmt)
     except ImportError: pass
     display(data, raw=True)
 
