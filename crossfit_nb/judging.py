@@ -32,11 +32,11 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'JUDGING_METRICS', 'MAX_UPLOAD_BYTES', 'judge_model_path', 'check_workout_video', 'track_cache',
            'track_video', 'resample_keypoints', 'native_index', 'frame_features', 'track_frame_features', 'frame_truth',
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
-           'train_judge_tcn', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi', 'timeline_segments',
-           'announced_names', 'announced_states', 'restrict_states', 'phase_reps', 'period_count', 'Judgement',
-           'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video', 'boundary_matches',
-           'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure', 'draw_status', 'annotate_video',
-           'judge_upload', 'upload_status']
+           'train_judge_tcn', 'judge_ensemble', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi',
+           'timeline_segments', 'announced_names', 'announced_states', 'restrict_states', 'phase_reps', 'period_count',
+           'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_track', 'judge_video',
+           'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure',
+           'draw_status', 'annotate_video', 'judge_upload', 'upload_status']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -263,6 +263,7 @@ def build_judge_tcn(num_features: int = NUM_FEATURES, # features per frame
                     dropout: float = 0.1, # inside each block
                     seed: int = 0, # weight initialisation
                     length: int | None = None, # fixed time length (None: any)
+                    name: str = 'judge_tcn', # the Keras model's name
                    ):
     "The Keras per-frame TCN: [batch, time, num_features] -> `state` logits [.., 10] and `phase` [.., 2]."
     import tf_keras as keras
@@ -275,7 +276,7 @@ def build_judge_tcn(num_features: int = NUM_FEATURES, # features per frame
         x = keras.layers.Add()([x, keras.layers.Conv1D(width, 1)(y)])
     state = keras.layers.Conv1D(len(STATES), 1, name='state')(x)
     phase = keras.layers.Conv1D(2, 1, name='phase')(x)
-    return keras.Model(inputs, [state, phase], name='judge_tcn')
+    return keras.Model(inputs, [state, phase], name=name)
 
 def train_judge_tcn(windows: Mapping[str, np.ndarray], # `training_windows`
                     epochs: int = 30, # passes over the crops
@@ -297,15 +298,37 @@ def train_judge_tcn(windows: Mapping[str, np.ndarray], # `training_windows`
                    enumerate(zip(h.history['loss'], h.history['state_loss'], h.history['phase_loss']))]
 
 # %% ../nbs/45_judging.ipynb #e2114737
-def export_judge_tcn(model, # the trained Keras TCN
+def judge_ensemble(models: Sequence, # trained Keras TCNs of the same features
+                   length: int = JUDGE_WINDOW, # fixed time length
+                  ):
+    "One Keras model that averages `models`: state log-probabilities [.., 10] of the mean probabilities, and the mean phase [.., 2]."
+    import tf_keras as keras, tensorflow as tf
+    num_features = int(models[0].input_shape[2])
+    x = keras.Input((length, num_features), name='features')
+    probs, phases = [], []
+    for k, m in enumerate(models):
+        fixed = build_judge_tcn(num_features, length=length, name=f'judge_tcn_{k}')
+        fixed.set_weights(m.get_weights())
+        s, p = fixed(x)
+        probs.append(keras.layers.Softmax()(s)); phases.append(p)
+    mean = keras.layers.Average()(probs) if len(models) > 1 else probs[0]
+    state = keras.layers.Lambda(lambda q: tf.math.log(tf.maximum(q, 1e-12)), name='state')(mean)
+    phase = keras.layers.Average(name='phase')(phases) if len(models) > 1 else phases[0]
+    return keras.Model(x, [state, phase], name='judge_ensemble')
+
+def export_judge_tcn(model, # the trained Keras TCN, or a list of them (written as their average, `judge_ensemble`)
                      path: Path | str, # the .tflite file to write
                      info: dict | None = None, # what to record in the sidecar
                     ) -> Path:
     "Write `model` as a float32 TFLite file with a `JUDGE_WINDOW`-frame input at `path`, and its `.json` sidecar."
-    fixed = build_judge_tcn(model.input_shape[2], length=JUDGE_WINDOW)
-    fixed.set_weights(model.get_weights())
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not models: raise ValueError("no judging model to export")
+    if len(models) == 1:
+        fixed = build_judge_tcn(models[0].input_shape[2], length=JUDGE_WINDOW)
+        fixed.set_weights(models[0].get_weights())
+    else: fixed = judge_ensemble(models)
     return write_keras_tflite(fixed, path, {'states': list(STATES), 'window': JUDGE_WINDOW, 'fps': JUDGE_FPS,
-                                            'num_features': int(model.input_shape[2]), **(info or {})})
+                                            'num_features': int(models[0].input_shape[2]), 'models': len(models), **(info or {})})
 
 class JudgeModel:
     "The per-frame TFLite model: features [T, F] of any length -> state probabilities [T, 10] and phase [T, 2]."
