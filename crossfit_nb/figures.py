@@ -91,16 +91,17 @@ def show_figure(static: matplotlib.figure.Figure, interactive: go.Figure | None 
     plt.close(static)
     return written
 
-PAGE_CHARS = 95   # characters of table text across the PDF memoria's text block
+PAGE_CHARS = 80   # characters of table text across the PDF memoria's text block (measured on its typst page)
 
 def pipe_widths(cells: list[list[str]], # the table's cells, header row first, each column's text as written
                 page: int = PAGE_CHARS, # characters across the page
                ) -> list[int]:
-    "Dashes per column of a wide pipe table: each column as wide as its longest word, the rest of the page shared by how much text each has."
+    "Dashes per column of a wide pipe table: each column as wide as its longest word, the rest of the page shared by how much more text each holds."
     cols = list(zip(*cells))
-    usable = page - 2*len(cols)                             # each column's padding
+    usable = page - 3*len(cols)                             # each column's padding
     need = [max([len(w) for c in col for w in c.split()] or [1]) + 1 for col in cols]
-    more = [max(max(map(len, col)) - n, 0) for col, n in zip(cols, need)]
+    excess = lambda rows: [max(max(map(len, col[rows]), default=0) - n, 0) for col, n in zip(cols, need)]
+    more = excess(slice(1, None)) if sum(excess(slice(1, None))) else excess(slice(None))   # by the body's text; by the headers' when the body has none
     spare = max(usable - sum(need), 0)
     return [max(3, round(n + spare*(m/sum(more) if sum(more) else 1/len(cols)))) for n, m in zip(need, more)]
 
