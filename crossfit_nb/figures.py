@@ -101,7 +101,8 @@ def pipe_widths(cells: list[list[str]], # the table's cells, header row first, e
     usable = page - 3*len(cols)                             # each column's padding
     need = [max([len(w) for c in col for w in c.split()] or [1]) + 1 for col in cols]
     excess = lambda rows: [max(max(map(len, col[rows]), default=0) - n, 0) for col, n in zip(cols, need)]
-    more = excess(slice(1, None)) if sum(excess(slice(1, None))) else excess(slice(None))   # by the body's text; by the headers' when the body has none
+    more = excess(slice(1, None))                           # by the body's text; by the headers' when the body has none
+    if not sum(more): more = excess(slice(None))
     spare = max(usable - sum(need), 0)
     return [max(3, round(n + spare*(m/sum(more) if sum(more) else 1/len(cols)))) for n, m in zip(need, more)]
 

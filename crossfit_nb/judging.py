@@ -298,18 +298,21 @@ def train_judge_tcn(windows: Mapping[str, np.ndarray], # `training_windows`
                    enumerate(zip(h.history['loss'], h.history['state_loss'], h.history['phase_loss']))]
 
 # %% ../nbs/45_judging.ipynb #e2114737
+def _fixed_length(model, length: int = JUDGE_WINDOW, name: str = 'judge_tcn'):
+    "A copy of the TCN `model` with a fixed time length."
+    fixed = build_judge_tcn(int(model.input_shape[2]), length=length, name=name)
+    fixed.set_weights(model.get_weights())
+    return fixed
+
 def judge_ensemble(models: Sequence, # trained Keras TCNs of the same features
                    length: int = JUDGE_WINDOW, # fixed time length
                   ):
     "One Keras model that averages `models`: state log-probabilities [.., 10] of the mean probabilities, and the mean phase [.., 2]."
     import tf_keras as keras, tensorflow as tf
-    num_features = int(models[0].input_shape[2])
-    x = keras.Input((length, num_features), name='features')
+    x = keras.Input((length, int(models[0].input_shape[2])), name='features')
     probs, phases = [], []
     for k, m in enumerate(models):
-        fixed = build_judge_tcn(num_features, length=length, name=f'judge_tcn_{k}')
-        fixed.set_weights(m.get_weights())
-        s, p = fixed(x)
+        s, p = _fixed_length(m, length, f'judge_tcn_{k}')(x)
         probs.append(keras.layers.Softmax()(s)); phases.append(p)
     mean = keras.layers.Average()(probs) if len(models) > 1 else probs[0]
     state = keras.layers.Lambda(lambda q: tf.math.log(tf.maximum(q, 1e-12)), name='state')(mean)
@@ -323,10 +326,7 @@ def export_judge_tcn(model, # the trained Keras TCN, or a list of them (written 
     "Write `model` as a float32 TFLite file with a `JUDGE_WINDOW`-frame input at `path`, and its `.json` sidecar."
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     if not models: raise ValueError("no judging model to export")
-    if len(models) == 1:
-        fixed = build_judge_tcn(models[0].input_shape[2], length=JUDGE_WINDOW)
-        fixed.set_weights(models[0].get_weights())
-    else: fixed = judge_ensemble(models)
+    fixed = _fixed_length(models[0]) if len(models) == 1 else judge_ensemble(models)
     return write_keras_tflite(fixed, path, {'states': list(STATES), 'window': JUDGE_WINDOW, 'fps': JUDGE_FPS,
                                             'num_features': int(models[0].input_shape[2]), 'models': len(models), **(info or {})})
 
