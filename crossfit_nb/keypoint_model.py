@@ -23,8 +23,9 @@ from .video import VideoError, VideoReader, probe_video, sample_indices
 # %% auto #0
 __all__ = ['NUM_STEPS', 'LEFT_RIGHT', 'LIMBS', 'NUM_FEATURES', 'KEYPOINT_MODEL', 'keypoints_cache', 'track_stamp', 'load_track',
            'sampled_frames', 'clip_keypoints', 'estimate_clips', 'NoAthleteError', 'fill_lost', 'found_keypoints',
-           'pose_features', 'track_features', 'augment_keypoints', 'build_keypoint_tcn', 'train_keypoint_tcn',
-           'write_keras_tflite', 'tflite_interpreter', 'export_keypoint_tcn', 'KeypointClassifier']
+           'pose_features', 'track_features', 'augment_keypoints', 'build_keypoint_tcn', 'recompute_batchnorm',
+           'train_keypoint_tcn', 'write_keras_tflite', 'tflite_interpreter', 'export_keypoint_tcn',
+           'KeypointClassifier']
 
 # %% ../nbs/35a_keypoint_model.ipynb #3f503b22
 NUM_STEPS = 16   # sampled frames per clip for the keypoint classifier
@@ -177,6 +178,20 @@ def build_keypoint_tcn(num_steps: int = NUM_STEPS, # time steps
     x = keras.layers.Dropout(dropout)(x)
     return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES, name='logits')(x), name='keypoint_tcn')
 
+# %% ../nbs/35a_keypoint_model.ipynb #a0a38de2
+def recompute_batchnorm(model, # a Keras model with BatchNormalization layers
+                        x: np.ndarray, # the inputs whose statistics the layers should serve with
+                        batch_size: int = 512, # inputs per forward pass
+                       ):
+    "Set every BatchNormalization layer's moving mean and variance to those of its input over `x`, in layer order."
+    import tf_keras as keras
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization): continue
+        h = keras.Model(model.input, layer.input).predict(x, batch_size=batch_size, verbose=0)
+        axes = tuple(range(h.ndim - 1))
+        layer.moving_mean.assign(h.mean(axes)); layer.moving_variance.assign(h.var(axes))
+    return model
+
 # %% ../nbs/35a_keypoint_model.ipynb #c2101fc0
 def train_keypoint_tcn(x: np.ndarray, # [N, T, F] training features
                        y: np.ndarray, # [N] class ids
@@ -186,12 +201,13 @@ def train_keypoint_tcn(x: np.ndarray, # [N, T, F] training features
                        seed: int = 0, # initialisation and shuffling
                        verbose: int = 0, # Keras' verbosity
                       ):
-    "A trained TCN on (`x`, `y`) and the list of per-epoch `loss` and `accuracy`."
+    "A trained TCN on (`x`, `y`), its BatchNorm statistics those of `x` (`recompute_batchnorm`), and the per-epoch `loss` and `accuracy`."
     import tf_keras as keras
     model = build_keypoint_tcn(x.shape[1], x.shape[2], seed=seed)
     model.compile(keras.optimizers.Adam(learning_rate), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=['accuracy'])
     h = model.fit(x, np.asarray(y), epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    recompute_batchnorm(model, x)
     return model, [dict(epoch=i + 1, loss=float(l), accuracy=float(a))
                    for i, (l, a) in enumerate(zip(h.history['loss'], h.history['accuracy']))]
 
