@@ -60,12 +60,11 @@ def judge_model(workouts, tmp_path_factory):
 
 def _truth_scores(cfg, model_path, videos):
     "Mean normalised count error and timeline accuracy of judging `videos` from their true keypoints."
-    from crossfit_nb.judging import JudgeModel, frame_features, judge_features, judgement_from_segments, judgement_metrics
+    from crossfit_nb.judging import JudgeModel, judge_keypoints, judgement_metrics
     model, errors, timeline = JudgeModel(model_path), [], []
     for v in videos:
         kp, vis, found, _ = _sequence(cfg, v)
-        segments, _, _ = judge_features(frame_features(kp, vis, found), model)
-        j = judgement_from_segments(segments, str(v), 30.0, len(kp))
+        j = judge_keypoints(kp, vis, found, 30.0, model, str(v))
         rows, video = judgement_metrics(j, json.loads((cfg.groundtruth_dir/f'{v.stem}.json').read_text()))
         errors += rows[rows['gt'] > 0].error.tolist(); timeline.append(video['timeline_accuracy'])
     return float(np.mean(errors)), float(np.mean(timeline))
