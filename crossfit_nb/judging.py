@@ -34,9 +34,9 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'judge_ensemble', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi',
            'timeline_segments', 'announced_names', 'announced_states', 'restrict_states', 'phase_reps', 'period_count',
-           'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_keypoints', 'judge_track',
-           'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
-           'timeline_figure', 'draw_status', 'annotate_video', 'judge_upload', 'upload_status']
+           'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_keypoints', 'judge_video',
+           'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure',
+           'draw_status', 'annotate_video', 'judge_upload', 'upload_status']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -615,17 +615,6 @@ def judge_keypoints(keypoints: np.ndarray, # [T, 17, 2] COCO keypoints of every 
     return judgement_from_segments(segments, video, fps, len(found), timings={'judge': time.perf_counter() - start},
                                    pose_found=float(found.mean()), movements=announced_names(movements))
 
-def judge_track(track: PoseTrack, # the pose of every frame of the video
-                fps: float, # the video's frame rate
-                model: JudgeModel, # the per-frame model
-                video: str = 'video', # its name in the judgement
-                counter: str = 'phase', # 'phase' or 'period'
-                rep_classifier: KeypointClassifier | None = None, # names each segment from its reps
-                movements: Sequence[str] | str | None = None, # the workout's announced movements; None: any
-               ) -> Judgement:
-    "Judge a workout from its pose track: segments, reps and score sheet in the video's own frames."
-    return judge_keypoints(*track.coco(), track.found, fps, model, video, counter, rep_classifier, movements)
-
 def judge_video(video: Path | str, # a whole workout video (any length up to `MAX_JUDGE_SECONDS`, any rate and size)
                 model: JudgeModel | Path | str, # the per-frame model or its .tflite
                 workers: int = 1, # pose-estimation threads
@@ -644,7 +633,7 @@ def judge_video(video: Path | str, # a whole workout video (any length up to `MA
     model, rep_classifier = load_judge(model, rep_classifier)
     track = track_video(video, workers, models_dir, cache, progress, on_frame)
     posed = time.perf_counter()
-    j = judge_track(track, info.fps, model, str(video), counter, rep_classifier, movements)
+    j = judge_keypoints(*track.coco(), track.found, info.fps, model, str(video), counter, rep_classifier, movements)
     j.timings = {'pose': posed - start, 'judge': j.timings['judge'], 'total': time.perf_counter() - start}
     return j
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
-                                 draw_status, judge_track, judgement_from_segments, load_judge, phase_reps)
+                                 draw_status, judge_keypoints, judgement_from_segments, load_judge, phase_reps)
 from .judging import announced_names, announced_states, frame_features, restrict_states
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
@@ -290,7 +290,8 @@ class LiveJudge:
                                             movements=announced_names(self.movements))
         lm, vis, pres, det = (np.stack(c) for c in zip(*self.rows))
         track = PoseTrack(lm.astype(np.float32), vis.astype(np.float32), pres.astype(np.float32), det)
-        j = judge_track(track, self.fps, self.model, video, rep_classifier=self.rep_classifier, movements=self.movements)
+        j = judge_keypoints(*track.coco(), track.found, self.fps, self.model, video, rep_classifier=self.rep_classifier,
+                            movements=self.movements)
         j.timings = {'live': time.perf_counter() - self.started, **j.timings}
         return j
 
