@@ -697,12 +697,13 @@ def judging_summary(movements: pd.DataFrame, # `judgement_metrics` rows of all v
 def judging_facts(summaries: Mapping[str, pd.DataFrame], # `judging_summary` by counter ('phase', 'period')
                   **counts, # videos, reps, minutes and the like, recorded as they are
                  ) -> dict:
-    "The numbers the memoria quotes about judging: each counter's metrics with intervals, the trained counter's at top level."
+    "The numbers the memoria quotes about judging: each counter's metrics with intervals, the trained counter's at top level, every other's as `{counter}_{metric}`."
     summary = {c: {m: {k: float(v) for k, v in row.items()} for m, row in s.iterrows()} for c, s in summaries.items()}
     value = lambda c, m: summary[c][m]['value'] if c in summary else None
-    return dict(summary=summary, mae=value('phase', 'count MAE'), obo=value('phase', 'OBO'),
-                timeline=value('phase', 'timeline accuracy'), f1=value('phase', 'boundary F1'),
-                period_mae=value('period', 'count MAE'), period_obo=value('period', 'OBO'), **counts)
+    short = dict(zip(JUDGING_METRICS, ('mae', 'obo', 'timeline', 'f1')))
+    others = [c for c in dict.fromkeys(['period', *summary]) if c != 'phase']   # 'period' always, None when absent
+    return dict(summary=summary, **{short[m]: value('phase', m) for m in JUDGING_METRICS},
+                **{f'{c}_{short[m]}': value(c, m) for c in others for m in JUDGING_METRICS}, **counts)
 
 # %% ../nbs/45_judging.ipynb #c044abbf
 def timeline_figure(judgement: Judgement, # the judged video
