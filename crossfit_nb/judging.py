@@ -34,9 +34,9 @@ __all__ = ['REST', 'STATES', 'REST_ID', 'JUDGE_FPS', 'MAX_JUDGE_SECONDS', 'MAX_J
            'truth_keypoints', 'stretch_sequence', 'estimator_errors', 'training_windows', 'build_judge_tcn',
            'train_judge_tcn', 'judge_ensemble', 'export_judge_tcn', 'JudgeModel', 'load_judge', 'viterbi',
            'timeline_segments', 'announced_names', 'announced_states', 'restrict_states', 'phase_reps', 'period_count',
-           'Judgement', 'rep_votes', 'judge_features', 'judgement_from_segments', 'judge_keypoints', 'judge_video',
-           'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts', 'timeline_figure',
-           'draw_status', 'annotate_video', 'judge_upload', 'upload_status']
+           'Judgement', 'rep_votes', 'segment_movement', 'judge_features', 'judgement_from_segments', 'judge_keypoints',
+           'judge_video', 'boundary_matches', 'judgement_metrics', 'judging_summary', 'judging_facts',
+           'timeline_figure', 'draw_status', 'annotate_video', 'judge_upload', 'upload_status']
 
 # %% ../nbs/45_judging.ipynb #ddc734b5
 REST = 'rest'
@@ -534,6 +534,17 @@ def rep_votes(keypoints: tuple, # (keypoints [T,17,2], visibility [T,17], found 
         except NoAthleteError: pass
     return total
 
+def segment_movement(probs: np.ndarray, # [n, S] the timeline's state probabilities over the segment's frames
+                     reps: Sequence[tuple[int, int]], # (start, end) of each of its reps on the grid
+                     keypoints: tuple, # (keypoints, visibility, found) on the grid
+                     classifier: KeypointClassifier, # the clip classifier of the keypoints chapter
+                     allowed: np.ndarray | None = None, # [S] the states a workout allows (`announced_states`); None: all
+                    ) -> int:
+    "The movement of a segment: its reps' `rep_votes` plus, for each rep, the log of the timeline's mean probabilities."
+    score = rep_votes(keypoints, reps, classifier) + len(reps)*np.log(np.clip(probs[:, :NUM_CLASSES].mean(0), 1e-6, 1))
+    allowed = announced_states() if allowed is None else np.asarray(allowed, bool)
+    return int(np.where(allowed[:NUM_CLASSES], score, -np.inf).argmax())
+
 def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 frames/s grid
                    model: JudgeModel, # the per-frame model
                    switch_penalty: float = 12.0, # nats per change of state (`viterbi`)
@@ -562,11 +573,8 @@ def judge_features(features: np.ndarray, # [T, F] per-frame features on the 30 f
             confidence = float(probs[a:b + 1, state].mean())
             if confidence >= min_confidence: uncounted.append(dict(state=state, start=a, end=b, confidence=confidence, reps=[]))
             continue
-        segment_probs = probs[a:b + 1, :NUM_CLASSES].mean(0)
         if rep_classifier is not None and keypoints is not None:
-            score = rep_votes(keypoints, reps, rep_classifier) + len(reps)*np.log(np.clip(segment_probs, 1e-6, 1))
-            score = np.where(allowed[:NUM_CLASSES], score, -np.inf)
-            state = int(score.argmax())
+            state = segment_movement(probs[a:b + 1], reps, keypoints, rep_classifier, allowed)
         confidence = float(probs[a:b + 1, state].mean())
         if confidence < min_confidence: continue
         if segments and segments[-1]['state'] == state and a - segments[-1]['end'] - 1 <= max_gap:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .judging import (JUDGE_FPS, REST_ID, STATES, JudgeModel, Judgement, check_workout_video,
                                  draw_status, judge_keypoints, judgement_from_segments, load_judge, phase_reps)
-from .judging import announced_names, announced_states, frame_features, restrict_states
+from .judging import announced_names, announced_states, frame_features, restrict_states, segment_movement
 from .keypoint_model import KeypointClassifier, NoAthleteError
 from .pose import PoseEstimator, PoseTrack, coco_keypoints
 from .synthetic import MIN_REP_FRAMES
@@ -180,7 +180,7 @@ class LiveJudge:
                  fps: float = JUDGE_FPS, # the frame rate of what is fed
                  estimator: PoseEstimator | None = None, # default: a new one from `models_dir`
                  models_dir: Path | str | None = None, # the BlazePose files
-                 rep_classifier: KeypointClassifier | Path | str | None = None, # names the final segments (as `judge_video`)
+                 rep_classifier: KeypointClassifier | Path | str | None = None, # names each segment as it closes, and the final ones (as `judge_video`)
                  lag: int = LIVE_LAG, hop: int = LIVE_HOP, context: int = LIVE_CONTEXT,
                  switch_penalty: float = 12.0, min_segment: int = MIN_REP_FRAMES,
                  movements: Sequence[str] | str | None = None, # the workout's announced movements (`announced_states`); None: any
@@ -236,6 +236,9 @@ class LiveJudge:
         if not runs: return
         for state, a, b in runs[:-1] + (runs[-1:] if final else []):
             if state != REST_ID and b - a + 1 >= self.min_segment and (reps := _count(self.phase, a, b)):
+                if self.rep_classifier is not None:          # named as the offline judge names its segments
+                    state = segment_movement(self.probs[a:b + 1], [(r0 - a, r1 - a) for r0, r1 in reps],
+                                             self.grid.arrays(a), self.rep_classifier, self.allowed)
                 self.closed.append((state, a, b, reps))
         state, a, b = runs[-1]
         self.open_start = b + 1 if final else a
