@@ -27,10 +27,10 @@ from .core import GLOSSARY, check_choice, LABELS, atomic_path
 from .metrics import correlation_notes, probabilities
 
 # %% auto #0
-__all__ = ['PAGE_CHARS', 'METRIC_NAMES_ES', 'plotly_cdn', 'plotly_html', 'write_plotlyjs', 'figure_bundle', 'save_figure',
-           'show_figure', 'pipe_widths', 'table_markdown', 'show_table', 'metrics_display', 'per_movement_display',
-           'heatmap_figures', 'correlation_caption_note', 'probabilities_long', 'probabilities_figures',
-           'error_gallery', 'save_gifs', 'all_figures', 'save_all_figures', 'prediction_figure']
+__all__ = ['METRIC_NAMES_ES', 'plotly_cdn', 'plotly_html', 'write_plotlyjs', 'figure_bundle', 'save_figure', 'show_figure',
+           'metrics_display', 'per_movement_display', 'heatmap_figures', 'correlation_caption_note',
+           'probabilities_long', 'probabilities_figures', 'error_gallery', 'save_gifs', 'all_figures',
+           'save_all_figures', 'prediction_figure']
 
 # %% ../nbs/40a_figures.ipynb #db4307f9
 def _png(fig: matplotlib.figure.Figure, dpi: int = 110) -> bytes:
@@ -90,43 +90,6 @@ def show_figure(static: matplotlib.figure.Figure, interactive: go.Figure | None 
     display(figure_bundle(static, interactive), raw=True)
     plt.close(static)
     return written
-
-PAGE_CHARS = 80   # characters of table text across the PDF memoria's text block (measured on its typst page)
-
-def pipe_widths(cells: list[list[str]], # the table's cells, header row first, each column's text as written
-                page: int = PAGE_CHARS, # characters across the page
-               ) -> list[int]:
-    "Dashes per column of a wide pipe table: each column as wide as its longest word, the rest of the page shared by how much more text each holds."
-    cols = list(zip(*cells))
-    usable = page - 3*len(cols)                             # each column's padding
-    need = [max([len(w) for c in col for w in c.split()] or [1]) + 1 for col in cols]
-    excess = lambda rows: [max(max(map(len, col[rows]), default=0) - n, 0) for col, n in zip(cols, need)]
-    more = excess(slice(1, None))                           # by the body's text; by the headers' when the body has none
-    if not sum(more): more = excess(slice(None))
-    spare = max(usable - sum(need), 0)
-    return [max(3, round(n + spare*(m/sum(more) if sum(more) else 1/len(cols)))) for n, m in zip(need, more)]
-
-def table_markdown(df: pd.DataFrame, floatfmt: str = '.3f', width: int = 72) -> str:
-    "`df` as a Markdown table: floats with `floatfmt`, integer columns as integers, missing values empty; past `width` characters, columns sized by `pipe_widths`."
-    cells = df.astype(object).where(df.notna(), None)       # one type per value: no upcast of integers to floats
-    text = cells.to_markdown(floatfmt=floatfmt, missingval='')
-    lines = text.splitlines()
-    if max(map(len, lines)) <= width: return text           # pandoc gives a narrow table its natural widths
-    rows = [l.strip()[1:-1].split('|') for l in lines]
-    if len({len(r) for r in rows}) != 1: return text        # a cell holding '|': left as written
-    seps = [c.strip() for c in rows[1]]
-    dashes = pipe_widths([[c.strip() for c in r] for r in [rows[0], *rows[2:]]])
-    rule = '|' + '|'.join(f"{':' if s.startswith(':') else '-'}{'-'*(d - 2)}{':' if s.endswith(':') else '-'}"
-                          for s, d in zip(seps, dashes)) + '|'
-    return '\n'.join([lines[0], rule, *lines[2:]])         # pandoc sizes a wide table's columns by its dashes
-
-def show_table(df: pd.DataFrame, floatfmt: str = '.3f') -> None:
-    "Display `df` as one output holding HTML and Markdown (Quarto uses the Markdown for PDF)."
-    from IPython.display import display
-    data = {'text/html': df.to_html(float_format=lambda v: format(v, floatfmt), na_rep=''), 'text/plain': df.to_string()}
-    try: data['text/markdown'] = table_markdown(df, floatfmt)
-    except ImportError: pass
-    display(data, raw=True)
 
 # %% ../nbs/40a_figures.ipynb #c0a15b0c
 METRIC_NAMES_ES = {'top-1': 'exactitud top-1', 'top-5': 'exactitud top-5', 'balanced accuracy': 'exactitud balanceada'}
